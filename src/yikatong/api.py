@@ -1,0 +1,36 @@
+"""The platform's HTTP API (django-ninja). Each app contributes a router; OpenAPI docs at /api/docs."""
+
+from django.http import HttpRequest
+from ninja import NinjaAPI
+from ninja.security import SessionAuth
+
+from yikatong.core.errors import DomainError, ScopeError
+
+api = NinjaAPI(
+    title="惠民惠农财政补贴资金“一卡通”平台 API",
+    version="1",
+    description="工作人员使用登录会话；银行与数据共享交换使用各自的接口凭证（X-API-Key）。",
+    auth=SessionAuth(),
+    urls_namespace="api",
+)
+
+
+@api.exception_handler(ScopeError)
+def _scope_error(request: HttpRequest, exc: ScopeError):
+    return api.create_response(request, {"detail": exc.message, "code": exc.code}, status=403)
+
+
+@api.exception_handler(DomainError)
+def _domain_error(request: HttpRequest, exc: DomainError):
+    return api.create_response(
+        request, {"detail": exc.message, "code": exc.code, "field": exc.field}, status=400
+    )
+
+
+def _add_routers() -> None:
+    from yikatong.core.api import router as core_router
+
+    api.add_router("/core/", core_router)
+
+
+_add_routers()

@@ -1,0 +1,14 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from yikatong.api import api
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/", api.urls),
+    path("", include("yikatong.core.urls")),
+]
+
+handler403 = "yikatong.core.views.errors.forbidden"
+handler404 = "yikatong.core.views.errors.not_found"
+handler500 = "yikatong.core.views.errors.server_error"
