@@ -31,6 +31,12 @@ def _add_routers() -> None:
     from yikatong.core.api import router as core_router
 
     api.add_router("/core/", core_router)
+    from yikatong.core.api_orgs import router as orgs_router
+
+    api.add_router("/orgs/", orgs_router)
+    from yikatong.core.api_audit import router as audit_router
+
+    api.add_router("/audit/", audit_router)
 
 
 _add_routers()

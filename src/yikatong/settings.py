@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "axes",
     "ninja",
     "yikatong.core",
+    "yikatong.policies",
 ]
 
 MIDDLEWARE = [

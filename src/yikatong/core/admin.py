@@ -16,8 +16,19 @@ admin.site.site_header = "一卡通平台 · 系统管理"
 admin.site.site_title = "一卡通平台"
 
 
+class ViewForAdminRole:
+    """Administrators (role admin, staff) may look at the data here; changes go through the platform's
+    own pages and services (audited). Django model permissions still grant more to a superuser."""
+
+    def has_module_permission(self, request):
+        return _admin_only(request) or super().has_module_permission(request)
+
+    def has_view_permission(self, request, obj=None):
+        return _admin_only(request) or super().has_view_permission(request, obj)
+
+
 @admin.register(Region)
-class RegionAdmin(admin.ModelAdmin):
+class RegionAdmin(ViewForAdminRole, admin.ModelAdmin):
     list_display = ("code", "name", "level", "parent", "active")
     search_fields = ("code", "name")
     list_filter = ("level", "active")
@@ -25,7 +36,7 @@ class RegionAdmin(admin.ModelAdmin):
 
 
 @admin.register(Organization)
-class OrganizationAdmin(admin.ModelAdmin):
+class OrganizationAdmin(ViewForAdminRole, admin.ModelAdmin):
     list_display = ("code", "name", "kind", "business_line", "region", "active")
     search_fields = ("code", "name")
     list_filter = ("kind", "business_line", "active")
@@ -33,7 +44,7 @@ class OrganizationAdmin(admin.ModelAdmin):
 
 
 @admin.register(User)
-class UserAdmin(BaseUserAdmin):
+class UserAdmin(ViewForAdminRole, BaseUserAdmin):
     list_display = ("username", "full_name", "organization", "role", "is_active")
     list_filter = ("role", "is_active")
     fieldsets = BaseUserAdmin.fieldsets + (("机构与角色", {"fields": ("organization", "role", "full_name", "phone")}),)
@@ -41,10 +52,10 @@ class UserAdmin(BaseUserAdmin):
 
 
 @admin.register(CalendarOverride)
-class CalendarOverrideAdmin(admin.ModelAdmin):
+class CalendarOverrideAdmin(ViewForAdminRole, admin.ModelAdmin):
     list_display = ("day", "is_working_day", "reason")
 
 
 @admin.register(TimeLimit)
-class TimeLimitAdmin(admin.ModelAdmin):
+class TimeLimitAdmin(ViewForAdminRole, admin.ModelAdmin):
     list_display = ("step", "label", "days", "unit", "source")

@@ -20,6 +20,8 @@ class RegionCodeError(ValueError):
 
 def normalize_code(code: str) -> str:
     """Accept 6-, 9- or 12-digit codes (padding with zeros); return the 12-digit form or raise."""
+    if len(code or "") == 12 and code.isascii() and code.isdigit() and code[:2] != "00":
+        return code  # fast path: already normalized (bulk imports call this for every row)
     text = (code or "").strip()
     if re.fullmatch(r"\d{6}|\d{9}", text):
         text = text.ljust(12, "0")
@@ -61,6 +63,19 @@ def is_within(code: str, ancestor: str) -> bool:
     """True when `code` is `ancestor` itself or lies below it."""
     lo, hi = subtree_range(ancestor)
     return lo <= normalize_code(code) <= hi
+
+
+def ancestor_codes(code: str) -> list[str]:
+    """Codes of every level above `code`, province first (the region itself excluded)."""
+    code = normalize_code(code)
+    level = level_of(code)
+    return [code[: PREFIX_LENGTH[lvl]].ljust(12, "0") for lvl in range(PROVINCE, level)]
+
+
+def is_proper_ancestor(ancestor: str, code: str) -> bool:
+    """True when `ancestor` lies strictly above `code` in the hierarchy (same prefix, higher level)."""
+    ancestor, code = normalize_code(ancestor), normalize_code(code)
+    return ancestor != code and level_of(ancestor) < level_of(code) and is_within(code, ancestor)
 
 
 def parent_code_of(code: str) -> str | None:

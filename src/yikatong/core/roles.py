@@ -32,15 +32,27 @@ PERMISSIONS: dict[str, set[str]] = {
     "region.manage": {Role.ADMIN},
     "org.view": {Role.ADMIN, Role.FINANCE, Role.SUPERVISOR, Role.DEPARTMENT, Role.REGULATOR},
     "org.manage": {Role.ADMIN},
-    "user.view": {Role.ADMIN, Role.SUPERVISOR},
+    "user.view": {Role.ADMIN, Role.SUPERVISOR, Role.FINANCE},
     "user.manage": {Role.ADMIN},
     "audit.view": {Role.ADMIN, Role.SUPERVISOR, Role.FINANCE},
+    "audit.verify": {Role.ADMIN},
     "calendar.manage": {Role.ADMIN},
     "job.view": set(Role.values),
     "file.download": set(Role.values),
+    "file.upload": set(Role.values),  # read-only roles are still refused by Scope.require_write
     "pii.view_full": {Role.DEPARTMENT, Role.COLLECTOR, Role.FINANCE, Role.SUPERVISOR, Role.HR},
     "export.data": {Role.ADMIN, Role.SUPERVISOR, Role.FINANCE, Role.DEPARTMENT},
     "apikey.manage": {Role.ADMIN},
+}
+
+# Interfaces an API credential can be limited to (ApiCredential.interfaces); see core.apikey_auth.
+API_INTERFACES: dict[str, str] = {
+    "bank": "银行接口（批次下载、结果回传、账户核验）",
+    "data_sharing": "数据共享交换接口",
+}
+# Interfaces whose credentials may only be issued to these organization kinds.
+INTERFACE_ORG_KINDS: dict[str, set[str]] = {
+    "bank": {OrgKind.PAYING_BANK, OrgKind.CARD_BANK},
 }
 
 

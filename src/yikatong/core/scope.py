@@ -12,7 +12,13 @@ from django.db.models import Q, QuerySet
 from yikatong.core import regions as region_rules
 from yikatong.core.errors import ScopeError
 from yikatong.core.models import Organization, User
-from yikatong.core.roles import ALL_LINES_ROLES, OWN_ORG_ROLES, READ_ONLY_ROLES, has_permission
+from yikatong.core.roles import (
+    ALL_LINES_ROLES,
+    OWN_ORG_ROLES,
+    READ_ONLY_ROLES,
+    ROLES_FOR_KIND,
+    has_permission,
+)
 
 
 @dataclass(frozen=True)
@@ -38,11 +44,36 @@ class Scope:
         org: Organization | None = user.organization
         if org is None or not user.role:
             raise ScopeError("该账号未绑定机构或角色，请联系系统管理员。", code="no_org")
+        if not org.active:
+            raise ScopeError("该账号所属机构已停用，请联系系统管理员。", code="inactive")
         lo, hi = region_rules.subtree_range(org.region_id)
         return cls(
             user_id=user.pk,
             username=user.get_username(),
             role=user.role,
+            organization_id=org.pk,
+            organization_code=org.code,
+            business_line=org.business_line,
+            region_code=org.region_id,
+            region_lo=lo,
+            region_hi=hi,
+        )
+
+    @classmethod
+    def for_organization(cls, org: Organization, *, username: str = "") -> "Scope":
+        """Scope of an organization acting without a person (an API credential): the organization's
+        region, business line and, for banks, the organization itself; the role is the one role its
+        kind allows (see roles.ROLES_FOR_KIND)."""
+        if not org.active:
+            raise ScopeError("该机构已停用。", code="inactive")
+        roles = sorted(ROLES_FOR_KIND.get(org.kind, ()))
+        if len(roles) != 1:
+            raise ScopeError("该机构类型没有唯一对应的角色，不能代表机构操作。", code="no_org")
+        lo, hi = region_rules.subtree_range(org.region_id)
+        return cls(
+            user_id=None,
+            username=username or f"org:{org.code}",
+            role=str(roles[0]),
             organization_id=org.pk,
             organization_code=org.code,
             business_line=org.business_line,

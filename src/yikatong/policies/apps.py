@@ -1,0 +1,25 @@
+from django.apps import AppConfig
+
+
+class PoliciesConfig(AppConfig):
+    name = "yikatong.policies"
+    label = "policies"
+    verbose_name = "补贴政策与项目库"
+
+    def ready(self):
+        from yikatong.core.models import Role
+        from yikatong.core.roles import register_permissions
+
+        register_permissions({
+            "policy.view": set(Role.values),
+            "policy.manage": {Role.DEPARTMENT, Role.FINANCE},
+            "list.submit": {Role.DEPARTMENT},
+            # Which finance bureau may file or publish is decided by its level (see services.lists).
+            "list.file": {Role.FINANCE},
+            "list.publish": {Role.FINANCE},
+            "library.manage": {Role.FINANCE},
+            "change.request": {Role.DEPARTMENT},
+            # Which step a reviewer may act on is decided by organization kind, level and business line
+            # (see rules.CHANGE_CHAIN).
+            "change.review": {Role.DEPARTMENT, Role.FINANCE},
+        })

@@ -1,0 +1,29 @@
+"""Models of the one list, one module per concern (indicators.py will join later)."""
+
+from .changes import ChangeRequest, ChangeRequestStep, ChangeStatus, ChangeType
+from .library import EntryStatus, LibraryEntry, LibraryLock
+from .lists import AnnualListItem, AnnualListVersion, AnnualPolicyList, ItemStatus, ListPart, ListStatus
+from .policy import Cycle, GovLevel, Policy, PolicyDocument, PolicyStatus, PolicyVersion, StandardType
+
+__all__ = [
+    "AnnualListItem",
+    "AnnualListVersion",
+    "AnnualPolicyList",
+    "ChangeRequest",
+    "ChangeRequestStep",
+    "ChangeStatus",
+    "ChangeType",
+    "Cycle",
+    "EntryStatus",
+    "GovLevel",
+    "ItemStatus",
+    "LibraryEntry",
+    "LibraryLock",
+    "ListPart",
+    "ListStatus",
+    "Policy",
+    "PolicyDocument",
+    "PolicyStatus",
+    "PolicyVersion",
+    "StandardType",
+]
