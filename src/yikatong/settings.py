@@ -137,6 +137,7 @@ SESSION_SAVE_EVERY_REQUEST = True
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
+CSRF_FAILURE_VIEW = "yikatong.core.views.errors.csrf_failure"
 
 # Login lockout (django-axes): 5 failures lock the account name for 30 minutes.
 AXES_FAILURE_LIMIT = int(os.environ.get("YIKATONG_LOCKOUT_FAILURES", 5))

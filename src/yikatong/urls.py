@@ -9,6 +9,7 @@ urlpatterns = [
     path("", include("yikatong.core.urls")),
 ]
 
+handler400 = "yikatong.core.views.errors.bad_request"
 handler403 = "yikatong.core.views.errors.forbidden"
 handler404 = "yikatong.core.views.errors.not_found"
 handler500 = "yikatong.core.views.errors.server_error"

@@ -237,16 +237,26 @@ def test_head_record_deleted(db):
     assert _problem() == (None, "head")
 
 
-def test_events_appended_during_verification_are_not_a_problem(db):
+def test_events_appended_during_verification_are_not_a_problem(db, monkeypatch):
     _append(6)
     calls = []
 
     def progress(n):
         if not calls:
-            _append(4, start=100)  # appended while the walk is under way
+            _append(2, start=100)  # appended while the walk is under way
         calls.append(n)
 
+    original = audit._iter_events
+    appended_after_walk = []
+
+    def iter_then_append(after_seq, chunk_size):
+        yield from original(after_seq, chunk_size)
+        if not appended_after_walk:  # the walk has ended, the head is not read yet
+            appended_after_walk.append(_append(2, start=200))
+
+    monkeypatch.setattr(audit, "_iter_events", iter_then_append)
     report = check_chain(chunk_size=2, progress=progress)
+    assert appended_after_walk and calls
     assert report.ok and report.count == 10, report.problem
 
 

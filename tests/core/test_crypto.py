@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from yikatong.core import crypto
+from yikatong.core import crypto, keyfiles
 from yikatong.core.errors import DomainError, ScopeError
 from yikatong.core.models import AuditEvent
 from yikatong.core.scope import Scope
@@ -86,7 +86,7 @@ def test_key_file_created_private_once(keys):
 
 def _create_in_child(path, barrier, queue):
     barrier.wait()
-    queue.put(crypto._read_or_create(path, lambda: secrets.token_hex(32)))
+    queue.put(keyfiles.read_or_create(path, lambda: secrets.token_hex(32)))
 
 
 def test_two_processes_creating_the_key_file_agree(keys):

@@ -274,10 +274,17 @@ class _Walk:
         return None
 
 
-def _iter_events(after_seq: int, chunk_size: int) -> Iterator[AuditEvent]:
+_ROW_FIELDS = ["id", "seq", "occurred_at", "actor_id", "actor_username", "organization_code", "action",
+               "object_type", "object_id", "region_code", "before", "after", "reason", "client_ip", "prev_hash",
+               "hash"]
+
+
+def _iter_events(after_seq: int, chunk_size: int) -> Iterator:
+    """Events as light rows (named tuples with the model's field names), `chunk_size` per query."""
     last = after_seq
+    qs = AuditEvent.objects.order_by("seq").values_list(*_ROW_FIELDS, named=True)
     while True:
-        batch = list(AuditEvent.objects.filter(seq__gt=last).order_by("seq")[:chunk_size])
+        batch = list(qs.filter(seq__gt=last)[:chunk_size])
         if not batch:
             return
         yield from batch
@@ -305,11 +312,11 @@ def _diagnose(event: AuditEvent, walk: _Walk) -> ChainProblem:
             f"第 {s - 1} 号事件是插入的：第 {s} 号事件的前序哈希跳过它，直接指向"
             + (f"第 {s - 2} 号事件" if s > 2 else "链的起点"),
         )
-    pred = AuditEvent.objects.filter(hash=event.prev_hash).exclude(pk=event.pk).values_list("seq", flat=True).first()
+    pred = AuditEvent.objects.filter(hash=event.prev_hash).exclude(pk=event.id).values_list("seq", flat=True).first()
     if pred is not None and pred >= s:
         return ChainProblem(s, "reordered", f"第 {s} 号事件顺序被调换：它本应排在现第 {pred} 号事件之后")
     # Another event links to the last good one: that is the real successor, so this one was put in.
-    successor = AuditEvent.objects.filter(prev_hash=walk.prev).exclude(pk=event.pk).exists()
+    successor = AuditEvent.objects.filter(prev_hash=walk.prev).exclude(pk=event.id).exists()
     if successor:
         return ChainProblem(
             s, "inserted", f"第 {s} 号事件是插入的伪造事件：原链中第 {s - 1} 号事件的后继是另一条事件"

@@ -35,6 +35,7 @@ from yikatong.core.identity import (
     compact_mobile,
     compact_resident_id,
 )
+from yikatong.core.keyfiles import read_or_create, write_private_tmp
 
 VERSION = 1
 NONCE_SIZE = 12
@@ -108,7 +109,7 @@ def keyring() -> Keyring:
         raw, source, path = parse_data_keys(configured, "YIKATONG_DATA_KEY"), "env", None
     else:
         path = data_key_path()
-        text = _read_or_create(path, lambda: f"1:{secrets.token_hex(32)}\n")
+        text = read_or_create(path, lambda: f"1:{secrets.token_hex(32)}\n")
         raw, source = parse_data_keys(text, str(path)), "file"
     current = max(raw)
     return Keyring(
@@ -130,7 +131,7 @@ def _digest_base() -> "hmac.HMAC":
         key = bytes.fromhex(configured)
     else:
         path = key_dir() / DIGEST_KEY_FILE
-        text = _read_or_create(path, lambda: secrets.token_hex(32) + "\n").strip()
+        text = read_or_create(path, lambda: secrets.token_hex(32) + "\n").strip()
         if not _HEX64.match(text):
             raise ImproperlyConfigured(f"{path}: 摘要密钥应为 64 位十六进制（32 字节）")
         key = bytes.fromhex(text)
@@ -151,38 +152,6 @@ def _keys_setting_changed(*, setting, **kwargs):
         reset_keys()
 
 
-def _read_or_create(path: Path, make: Callable[[], str]) -> str:
-    """Read a key file, creating it (mode 0600) with make() the first time.
-
-    The file is written in full under a temporary name and then hard-linked into place, which fails if
-    another process got there first: a reader never sees a half-written key file, and two processes
-    starting at once end up with the same keys.
-    """
-    try:
-        return path.read_text()
-    except FileNotFoundError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _write_private_tmp(path, make())
-    try:
-        os.link(tmp, path)
-    except FileExistsError:
-        pass  # another process created it first: use theirs
-    finally:
-        tmp.unlink()
-    return path.read_text()
-
-
-def _write_private_tmp(path: Path, text: str) -> Path:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    return tmp
-
-
 def add_data_key() -> int:
     """Append a new data key to the key file and return its id (it becomes the current key).
 
@@ -201,7 +170,7 @@ def add_data_key() -> int:
             raise ImproperlyConfigured(f"数据密钥编号已达上限 {MAX_KEY_ID}")
         keys[new_id] = secrets.token_bytes(32)
         text = "".join(f"{key_id}:{key.hex()}\n" for key_id, key in sorted(keys.items()))
-        os.replace(_write_private_tmp(path, text), path)
+        os.replace(write_private_tmp(path, text), path)
     reset_keys()
     return new_id
 

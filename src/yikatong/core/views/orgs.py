@@ -148,6 +148,7 @@ class ApiKeyForm(forms.Form):
         error_messages={"required": "请至少选择一个可用接口。"},
     )
     expires_at = forms.DateField(label="有效期至", required=False, input_formats=["%Y-%m-%d"],
+                                 widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
                                  error_messages={"invalid": "日期格式应为 YYYY-MM-DD。"})
 
 
@@ -264,7 +265,7 @@ def org_detail(request, code: str):
         "can_manage": can_manage,
         "users": users,
         "credentials": org.api_credentials.order_by("-created_at") if can_keys else None,
-        "apikey_form": ApiKeyForm() if can_keys else None,
+        "apikey_form": ApiKeyForm(auto_id="key_%s") if can_keys else None,
         "reason_form": ReasonForm(),
     }
     return render(request, "core/orgs/detail.html", context, status=status)
