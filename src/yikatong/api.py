@@ -37,6 +37,13 @@ def _add_routers() -> None:
     from yikatong.core.api_audit import router as audit_router
 
     api.add_router("/audit/", audit_router)
+    from yikatong.policies.api import router as policies_router
+
+    api.add_router("/policies/", policies_router)
+
+    from yikatong.core.api_regions import router as regions_router
+
+    api.add_router("/regions/", regions_router)
 
 
 _add_routers()

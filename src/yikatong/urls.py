@@ -6,6 +6,7 @@ from yikatong.api import api
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", api.urls),
+    path("policies/", include("yikatong.policies.urls")),
     path("", include("yikatong.core.urls")),
 ]
 

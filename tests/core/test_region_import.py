@@ -155,10 +155,10 @@ def test_progress_is_reported_per_chunk(tmp_path, db, monkeypatch):
     [
         (b"", "文件为空"),
         (b"\n \n", "文件为空"),
-        ("code,name,parent_code\n".encode(), "文件没有数据行"),
-        ("code,name,parent_code\n\n,,\n".encode(), "文件没有数据行"),
+        (b"code,name,parent_code\n", "文件没有数据行"),
+        (b"code,name,parent_code\n\n,,\n", "文件没有数据行"),
         ("区划,名字\n500000000000,重庆市\n".encode(), "表头缺少“区划代码”“名称”列"),
-        ("code,parent_code\n500000000000,\n".encode(), "表头缺少“名称”列"),
+        (b"code,parent_code\n500000000000,\n", "表头缺少“名称”列"),
         ("code,区划代码,name\n1,2,3\n".encode(), "出现了两次"),
         ("code,name\n500000000000,重庆市\n".encode("gbk"), NOT_UTF8),
         (b"code,name\n500000000000," + b"x" * 200_000 + b"\n", "不是有效的 CSV"),
@@ -282,6 +282,8 @@ def test_store_import_file_keeps_the_original(settings, db):
     assert path.parent == Path(settings.MEDIA_ROOT) / "imports" / "regions"
     assert path.read_bytes() == b"code,name\n"
     assert path.name.endswith("_区划_2026.csv")
+    long_name = svc.store_import_file(SimpleUploadedFile("区" * 200 + ".csv", b"x"))
+    assert long_name.name.endswith("区" * 60 + ".csv") and long_name.read_bytes() == b"x"
 
 
 # -- CLI -------------------------------------------------------------------------------------------------
@@ -350,3 +352,12 @@ def test_import_of_100k_rows_in_random_order_is_fast(tmp_path, db):
     assert Region.objects.filter(parent_id="500107001000").count() == 49
     print(f"\n100,042 regions imported in {elapsed:.1f} s")
     assert elapsed < 30  # a few seconds on a developer machine; generous for a loaded CI box
+
+
+def test_long_source_name_fits_the_audit_event(tmp_path, world):
+    name = "重庆市民政局关于公布2026年度全市统计用区划代码和城乡划分代码的通知附件一（万州区部分）最终修订版本第三稿（含乡镇街道和村社区名称更正说明）.csv"
+    assert len(name) > 64
+    result = region_import_csv(actor=Scope.system(), path_or_file=DEMO, source_name=name)
+    assert result.ok
+    event = AuditEvent.objects.latest("seq")
+    assert event.after["source_name"] == name and event.object_id == name[:64]

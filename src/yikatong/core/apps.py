@@ -26,3 +26,7 @@ class CoreConfig(AppConfig):
         from yikatong.core.views import jobs as job_views
 
         job_views.register_nav()
+
+        from yikatong.core.views import regions as region_views
+
+        region_views.register_nav()

@@ -11,7 +11,7 @@ PROVINCE, PREFECTURE, COUNTY, TOWNSHIP, VILLAGE = 1, 2, 3, 4, 5
 LEVEL_NAMES = {PROVINCE: "省", PREFECTURE: "市", COUNTY: "县", TOWNSHIP: "乡镇", VILLAGE: "村"}
 # Significant digits at each level.
 PREFIX_LENGTH = {PROVINCE: 2, PREFECTURE: 4, COUNTY: 6, TOWNSHIP: 9, VILLAGE: 12}
-_CODE_RE = re.compile(r"^\d{12}$")
+_CODE_RE = re.compile(r"[0-9]{12}")
 
 
 class RegionCodeError(ValueError):
@@ -23,9 +23,9 @@ def normalize_code(code: str) -> str:
     if len(code or "") == 12 and code.isascii() and code.isdigit() and code[:2] != "00":
         return code  # fast path: already normalized (bulk imports call this for every row)
     text = (code or "").strip()
-    if re.fullmatch(r"\d{6}|\d{9}", text):
+    if re.fullmatch(r"[0-9]{6}|[0-9]{9}", text):
         text = text.ljust(12, "0")
-    if not _CODE_RE.match(text):
+    if not _CODE_RE.fullmatch(text):
         raise RegionCodeError(f"行政区划代码“{code}”无效：应为12位数字（如 500101001001）。")
     if text[:2] == "00":
         raise RegionCodeError(f"行政区划代码“{code}”无效：前两位省级代码不能为00。")

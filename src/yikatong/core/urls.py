@@ -6,6 +6,7 @@ from yikatong.core.views import calendar as calendar_views
 from yikatong.core.views import files as file_views
 from yikatong.core.views import jobs as job_views
 from yikatong.core.views import orgs as org_views
+from yikatong.core.views import regions as region_views
 from yikatong.core.views import users as user_views
 
 app_name = "core"
@@ -25,6 +26,8 @@ urlpatterns = [
     path("orgs/<str:code>/activate/", org_views.org_activate, name="org-activate"),
     path("orgs/<str:code>/apikeys/", org_views.apikey_create, name="apikey-create"),
     path("apikeys/<int:key_id>/revoke/", org_views.apikey_revoke, name="apikey-revoke"),
+    path("regions/", region_views.region_browse, name="regions"),
+    path("regions/import/", region_views.region_import, name="regions-import"),
     path("users/", user_views.user_list, name="users"),
     path("users/new/", user_views.user_create, name="user-create"),
     path("users/export.csv", user_views.user_export, name="user-export"),

@@ -22,4 +22,15 @@ class PoliciesConfig(AppConfig):
             # Which step a reviewer may act on is decided by organization kind, level and business line
             # (see rules.CHANGE_CHAIN).
             "change.review": {Role.DEPARTMENT, Role.FINANCE},
+            # Budget indicators and performance targets (see docs/indicators.md).
+            "indicator.view": {Role.FINANCE, Role.DEPARTMENT, Role.SUPERVISOR, Role.REGULATOR, Role.ADMIN},
+            "indicator.manage": {Role.FINANCE},
+            "indicator.propose": {Role.DEPARTMENT},
+            "indicator.mount": {Role.FINANCE, Role.DEPARTMENT},
+            "target.view": {Role.FINANCE, Role.DEPARTMENT, Role.SUPERVISOR, Role.REGULATOR, Role.ADMIN},
+            "target.manage": {Role.FINANCE, Role.DEPARTMENT},
         })
+
+        from yikatong.policies.nav import register_nav
+
+        register_nav()

@@ -89,6 +89,15 @@ def region_breadcrumb(scope: Scope, code: str) -> list[Region]:
     return list(_visible(scope).filter(code__in=codes).order_by("level", "code"))
 
 
+def region_names_above(scope: Scope) -> list[str]:
+    """Names of the regions above the user's own region, top first — context to show, never to open."""
+    if not scope.region_code:
+        return []
+    scope.require("region.view")
+    codes = rules.ancestor_codes(scope.region_code)
+    return list(Region.objects.filter(code__in=codes).order_by("level").values_list("name", flat=True))
+
+
 def region_search(scope: Scope, text: str, *, limit: int = SEARCH_LIMIT) -> list[Region]:
     """Regions in scope whose name contains `text`, or whose code starts with it (digits)."""
     text = (text or "").strip()

@@ -17,10 +17,10 @@ import os
 import shutil
 import tempfile
 import time
-from itertools import groupby
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import groupby
 from pathlib import Path
 
 from django.conf import settings
@@ -404,7 +404,7 @@ def _audit_import(scope: Scope, result: RegionImportResult, path_or_file) -> Non
             actor=scope,
             action="region.import" if result.ok else "region.import_rejected",
             object_type="core.region",
-            object_id=result.source_name[:100],
+            object_id=result.source_name[:64],  # the full name is in `after`
             region_code=scope.region_code,
             after=after,
         )
@@ -428,7 +428,9 @@ def store_import_file(upload, *, original_name: str = "") -> Path:
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S-%f")
     folder = Path(settings.MEDIA_ROOT) / "imports" / "regions"
     folder.mkdir(parents=True, exist_ok=True)
-    target = folder / f"{stamp}_{get_valid_filename(name) or 'regions.csv'}"
+    safe = Path(get_valid_filename(name) or "regions.csv")
+    safe = safe.stem[:60] + safe.suffix[:10]  # file systems allow 255 bytes; a CJK character takes 3
+    target = folder / f"{stamp}_{safe}"
     if isinstance(upload, (str, os.PathLike)):
         shutil.copyfile(upload, target)
         return target

@@ -1,4 +1,4 @@
-"""Models of the one list, one module per concern (indicators.py will join later)."""
+"""Models of the one list, one module per concern (policy, lists, library, changes, indicators, targets)."""
 
 from .changes import ChangeRequest, ChangeRequestStep, ChangeStatus, ChangeType
 from .indicators import HUIMIN_TAG, BudgetIndicator, EntryKind, IndicatorEntry, IndicatorStatus

@@ -41,8 +41,6 @@ class BudgetIndicator(models.Model):
     parent = models.ForeignKey("self", verbose_name="上级指标", null=True, blank=True, on_delete=models.PROTECT,
                                related_name="children")
     central_document_date = models.DateField("中央资金文件日期", null=True, blank=True)
-    budget_approved_on = models.DateField("本级预算批准日期", null=True, blank=True,
-                                          help_text="省级资金：省人代会批准本级预算的日期，起算分配时限")
     direct_to_county = models.BooleanField("直接分配到县", default=False)
     status = models.CharField("状态", max_length=10, choices=IndicatorStatus.choices,
                               default=IndicatorStatus.ACTIVE)
@@ -71,6 +69,9 @@ class BudgetIndicator(models.Model):
             models.Index(fields=["policy", "fiscal_year", "status"], name="indicator_policy_year_idx"),
         ]
         constraints = [
+            # A document registers an amount for a policy once per holder: a repeated submission is refused.
+            models.UniqueConstraint(fields=["holder", "doc_no", "policy", "fiscal_year"],
+                                    name="indicator_doc_once_per_holder"),
             # The last line of defence: money never goes negative, even if Python skipped a check.
             models.CheckConstraint(name="indicator_available_not_negative", condition=models.Q(available__gte=0)),
             models.CheckConstraint(name="indicator_committed_not_negative",

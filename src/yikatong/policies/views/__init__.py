@@ -1,0 +1,1 @@
+"""Pages of the one list: policies, annual lists, the project library and change requests."""
