@@ -41,6 +41,8 @@ INSTALLED_APPS = [
     "ninja",
     "yikatong.core",
     "yikatong.policies",
+    "yikatong.registry",
+    "yikatong.applications",
 ]
 
 MIDDLEWARE = [

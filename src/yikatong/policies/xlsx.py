@@ -26,7 +26,7 @@ from yikatong.core.errors import DomainError, ScopeError
 from yikatong.core.models import StoredFile
 from yikatong.core.scope import Scope
 from yikatong.core.services.files import file_store
-from yikatong.core.tabular import MiB, NOT_A_TABLE, TableError, open_table, xlsx_writer
+from yikatong.core.tabular import NOT_A_TABLE, MiB, TableError, open_table, xlsx_writer
 
 from . import selectors
 from .models import AnnualListItem, ListPart, ListStatus, Policy, StandardType

@@ -2,6 +2,8 @@
 actions of each role — departments add and submit, the prefecture finance bureau files, the province
 finance bureau publishes or returns; XLSX export and import."""
 
+import datetime as dt
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
@@ -18,7 +20,14 @@ from yikatong.core.tabular import attachment_header
 from .. import rules, selectors, xlsx
 from ..forms import ListItemAddForm, ListUploadForm, ReasonForm, VersionPairForm
 from ..models import AnnualPolicyList, ItemStatus, ListPart, ListStatus, PolicyStatus
-from ..services import list_file, list_item_add, list_item_remove, list_items_submit, list_publish, list_return
+from ..services import (
+    list_file,
+    list_item_add,
+    list_item_remove,
+    list_items_submit,
+    list_publish,
+    list_return,
+)
 from ._common import LIST_LEVELS, default_year, flash_error, int_param, list_region_for, scope_for
 
 BADGE = {"ok": "badge-ok", "near": "badge-warn", "overdue": "badge-danger"}
@@ -64,10 +73,11 @@ def _actions(scope: Scope, region: Region, policy_list: AnnualPolicyList | None)
     }
 
 
-def _candidates(scope: Scope, region: Region, policy_list: AnnualPolicyList | None):
-    """Active policies of the reader's line that may go on this region's list and are not on it yet."""
-    qs = selectors.policies_visible(scope, status=PolicyStatus.ACTIVE).filter(
-        region_id__in=rules.covering_region_codes(region.code))
+def _candidates(scope: Scope, region: Region, year: int, policy_list: AnnualPolicyList | None):
+    """Active policies of the reader's line, set at or above the region, in force in `year`, not yet listed."""
+    qs = (selectors.policies_visible(scope, status=PolicyStatus.ACTIVE)
+          .filter(region_id__in=rules.covering_region_codes(region.code))
+          .exclude(valid_to__lt=dt.date(year, 1, 1)))
     if policy_list is not None:
         qs = qs.exclude(list_items__policy_list=policy_list)
     return qs
@@ -80,7 +90,7 @@ def _render_page(request, scope: Scope, region: Region, year: int, *, add_form=N
     actions = _actions(scope, region, policy_list)
     own_drafts = [i for i in items if i.status == ItemStatus.DRAFT and i.department_id == scope.organization_id]
     if actions["can_add"] and add_form is None:
-        add_form = ListItemAddForm(policies=_candidates(scope, region, policy_list))
+        add_form = ListItemAddForm(policies=_candidates(scope, region, year, policy_list))
     deadlines = selectors.list_deadline_status(year)
     for row in deadlines:
         row["badge"], row["abs_days"] = BADGE[row["state"]], abs(row["days_left"])
@@ -146,7 +156,7 @@ def item_add(request, region: str, year: int):
     scope.require_write("list.submit")
     reg = visible_region(scope, region)
     policy_list = selectors.annual_lists(scope, year).filter(region_id=reg.code).first()
-    form = ListItemAddForm(request.POST, policies=_candidates(scope, reg, policy_list))
+    form = ListItemAddForm(request.POST, policies=_candidates(scope, reg, year, policy_list))
     if not form.is_valid():
         return _render_page(request, scope, reg, _check_year(year), add_form=form, status=400)
     try:
