@@ -10,12 +10,12 @@ from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
-from yikatong.core import audit
 from yikatong.core.errors import DomainError
 from yikatong.core.models import AuditEvent
 from yikatong.core.navigation import NavEntry, register
 from yikatong.core.scope import Scope
 from yikatong.core.selectors import audit as selectors
+from yikatong.core.services.audit import audit_export_start
 
 PAGE_SIZE = 50
 EXPORT_PERMISSION = "export.data"
@@ -115,14 +115,7 @@ def audit_export(request):
     scope = _scope(request)
     scope.require(EXPORT_PERMISSION)
     filters = AuditFilterForm(request.GET).filters()  # DomainError → readable 400 page
-    upto_seq, _ = selectors.current_head()
-    rows = selectors.event_list(scope, filters).filter(seq__lte=upto_seq).count()
-    # The export is itself an audited action, recorded before a single row leaves the platform.
-    audit.record(
-        actor=scope, action="audit.export", object_type="core.auditevent", object_id="",
-        region_code=scope.region_code,
-        after={"filters": filters.as_dict(), "upto_seq": upto_seq, "rows": rows, "format": "csv"},
-    )
+    upto_seq, rows = audit_export_start(actor=scope, filters=filters)  # audited before any row leaves
     events = selectors.iter_events(scope, filters, upto_seq=upto_seq)
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M%S")
     response = StreamingHttpResponse(_csv_lines(events), content_type="text/csv; charset=utf-8")

@@ -30,7 +30,23 @@ def forbidden(request, exception=None):
 
 
 def not_found(request, exception=None):
-    return _page(request, 404, "页面不存在", "您访问的页面不存在或已被移除，请检查地址，或从左侧导航进入。")
+    # Http404("…") raised by our own views carries a Chinese explanation meant for the person; Django's
+    # own 404s (no route, "No X matches the given query") are English and technical, so they are not shown.
+    text = _message_of(exception)
+    message = text if _is_chinese(text) else "您访问的页面不存在或已被移除，请检查地址，或从左侧导航进入。"
+    return _page(request, 404, "页面不存在", message)
+
+
+def _message_of(exception) -> str:
+    if exception is None:
+        return ""
+    args = getattr(exception, "args", ())
+    first = args[0] if args else ""
+    return first if isinstance(first, str) else ""
+
+
+def _is_chinese(text: str) -> bool:
+    return any("\u4e00" <= ch <= "\u9fff" for ch in text)
 
 
 def server_error(request):
