@@ -40,6 +40,9 @@ def _add_routers() -> None:
     from yikatong.policies.api import router as policies_router
 
     api.add_router("/policies/", policies_router)
+    from yikatong.policies.api_indicators import router as indicators_router
+
+    api.add_router("/indicators/", indicators_router)
 
     from yikatong.core.api_regions import router as regions_router
 

@@ -7,6 +7,9 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", api.urls),
     path("policies/", include("yikatong.policies.urls")),
+    path("registry/", include("yikatong.registry.urls")),
+    path("notices/", include("yikatong.applications.urls_public")),
+    path("indicators/", include("yikatong.policies.urls_indicators")),
     path("", include("yikatong.core.urls")),
 ]
 

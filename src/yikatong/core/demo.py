@@ -4,9 +4,14 @@ bureau and collector to show region scope), and one login per role, all with the
 `demo_accounts()` is the single list of demo logins; `make run` (via `yikatong load-demo`), docs/demo.md and
 the browser tests all use it. Everything goes through the normal services (region import, organization and
 user creation), so demo data obeys the same rules and lands in the audit chain like any other data.
+
+Other apps add their own demo data through a `DemoExtension` registered from their AppConfig.ready()
+(`register_extension`): its organizations and logins join the lists below, and its `load(progress=...)` runs
+after the users exist, in the same transaction — so core never imports another app's internals.
 """
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.db import transaction
@@ -112,8 +117,34 @@ _ACCOUNTS: list[DemoAccount] = [
 
 
 def demo_accounts() -> list[DemoAccount]:
-    """The demo logins (same password for all: PASSWORD), one per role and a few more to show scope."""
-    return list(_ACCOUNTS)
+    """The demo logins (same password for all: PASSWORD), one per role and a few more to show scope, then
+    the logins of the registered extensions."""
+    return list(_ACCOUNTS) + [account for ext in extensions() for account in ext.accounts]
+
+
+# -- extensions (demo data of other apps) -------------------------------------------------------------
+@dataclass(frozen=True)
+class DemoExtension:
+    """Demo data contributed by another app. `orgs` and `accounts` are created by load_demo with the core
+    ones; `load(progress=callable)` runs after them in the same transaction, must be idempotent (a second
+    run creates nothing) and returns a summary dict: "changed" (bool) and "message" (one line to print)."""
+
+    name: str
+    load: Callable[..., dict]
+    orgs: tuple[DemoOrg, ...] = ()
+    accounts: tuple[DemoAccount, ...] = ()
+
+
+_EXTENSIONS: dict[str, DemoExtension] = {}
+
+
+def register_extension(extension: DemoExtension) -> None:
+    """Register (or replace, by name) an extension; called from an AppConfig.ready()."""
+    _EXTENSIONS[extension.name] = extension
+
+
+def extensions() -> list[DemoExtension]:
+    return list(_EXTENSIONS.values())
 
 
 # -- loading ----------------------------------------------------------------------------------------
@@ -127,11 +158,12 @@ class DemoResult:
     users_created: int = 0
     users_existing: int = 0
     passwords_reset: int = 0
+    extensions: dict[str, dict] = field(default_factory=dict)  # name -> summary returned by its load()
 
     @property
     def changed(self) -> bool:
         return bool(self.regions_created or self.regions_updated or self.orgs_created or self.users_created
-                    or self.passwords_reset)
+                    or self.passwords_reset or any(s.get("changed") for s in self.extensions.values()))
 
 
 def _township_suffix(name: str) -> str:
@@ -167,6 +199,10 @@ def demo_organizations() -> list[DemoOrg]:
     orgs.append(DemoOrg(VILLAGE_ORG, _committee_name(village), OrgKind.COLLECTOR, village.code))
     # The welfare home sits in 太白街道; it collects for the residents registered at the home.
     orgs.append(DemoOrg(WELFARE_ORG, "万州区社会福利院", OrgKind.COLLECTOR, _require_region(TAIBAI).code))
+    for ext in extensions():
+        for org in ext.orgs:
+            _require_region(org.region_code)
+            orgs.append(org)
     return orgs
 
 
@@ -225,6 +261,9 @@ def load_demo(*, if_empty: bool = False, reset_passwords: bool = False, regions_
                     )
                     result.users_created += 1
 
+                for ext in extensions():
+                    result.extensions[ext.name] = ext.load(progress=say) or {}
+
             if reset_passwords:
                 say("重置演示账号密码并解除锁定")
                 for account in demo_accounts():
@@ -240,10 +279,11 @@ def load_demo(*, if_empty: bool = False, reset_passwords: bool = False, regions_
 
 def account_rows() -> list[tuple[str, str, str, str]]:
     """(username, role, organization, region) of each demo account as stored now, for the printed table."""
+    accounts = demo_accounts()
     users = {u.username: u for u in User.objects.select_related("organization__region")
-             .filter(username__in=[a.username for a in _ACCOUNTS])}
+             .filter(username__in=[a.username for a in accounts])}
     rows = []
-    for account in _ACCOUNTS:
+    for account in accounts:
         user = users.get(account.username)
         if user is None:
             rows.append((account.username, account.role_label, "（未创建）", ""))

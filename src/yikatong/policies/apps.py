@@ -34,3 +34,10 @@ class PoliciesConfig(AppConfig):
         from yikatong.policies.nav import register_nav
 
         register_nav()
+        from yikatong.policies import nav_indicators
+
+        nav_indicators.register_nav()
+
+        from yikatong.policies import demo  # the one-list demo data of `yikatong load-demo`
+
+        demo.register()

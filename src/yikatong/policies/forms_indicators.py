@@ -9,7 +9,7 @@ from django import forms
 from django.forms import formset_factory
 
 from yikatong.core import regions as region_rules
-from yikatong.core.models import Organization, OrgKind, Region
+from yikatong.core.models import Organization, OrgKind
 
 from .models import GovLevel, IndicatorStatus, TargetCategory, TargetDirection
 
@@ -205,7 +205,3 @@ class ActualForm(forms.Form):
     note = forms.CharField(label="说明", max_length=500, required=False,
                            help_text="更正已评价的实际完成值时必填")
 
-
-def region_label(code: str) -> str:
-    region = Region.objects.filter(pk=code).only("name").first()
-    return f"{region.name}（{code}）" if region else code

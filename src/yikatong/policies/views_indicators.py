@@ -28,6 +28,7 @@ from . import rules_indicators as rules
 from . import selectors
 from . import selectors_indicators as sel
 from .forms_indicators import (
+    MAX_PARTS,
     ActualForm,
     AllocationForm,
     CloseForm,
@@ -39,7 +40,6 @@ from .forms_indicators import (
     YearFilterForm,
     allocation_formset,
     lower_finance,
-    MAX_PARTS,
 )
 from .models import BudgetIndicator, IndicatorStatus, PolicyStatus
 from .services import (
@@ -68,9 +68,22 @@ def scope_for(request, permission: str | None = None) -> Scope:
     return scope
 
 
+def _field_named_in(form, message: str) -> str | None:
+    """The form field whose label the message starts with (“目标值“abc”不是有效的数字。” → target_value)."""
+    best, length = None, 0
+    for name, field in form.fields.items():
+        label = str(field.label or "").split("（")[0]
+        if label and message.startswith(label) and len(label) > length:
+            best, length = name, len(label)
+    return best
+
+
 def show_error(form, exc: DomainError, field_map: dict | None = None) -> None:
-    """A service's refusal next to the field it names (when the form shows it), else on top."""
+    """A service's refusal next to the field it names (when the form shows it) or, when it names none, the
+    field its message is about; else on top."""
     field = (field_map or {}).get(exc.field, exc.field)
+    if exc.field is None:
+        field = _field_named_in(form, exc.message)
     form.add_error(field if field and field in form.fields else None, exc.message)
 
 
@@ -122,7 +135,7 @@ def policies_for(scope: Scope, *, applicable_to: str | None = None, active_only:
     qs = selectors.policies_visible(scope)
     if active_only:
         qs = qs.exclude(status=PolicyStatus.RETIRED)
-    policies = list(qs.only("code", "name", "region_id", "status"))
+    policies = list(qs.select_related(None).only("code", "name", "region_id", "status"))
     if applicable_to:
         policies = [p for p in policies if region_rules.is_within(applicable_to, p.region_id)]
     return policies
@@ -208,6 +221,8 @@ def _render_detail(request, scope: Scope, indicator: BudgetIndicator, *, status:
                                   if r["indicator"].pk == indicator.pk)
     manage = can_manage(scope, indicator)
     active = indicator.status == IndicatorStatus.ACTIVE
+    # the department's proposal is a step of [003 §15] only where its clock runs (province, central funds)
+    proposal_step = any(rules.STEP_KINDS[d["step"]] == rules.PROPOSAL for d in deadlines)
     context = {
         "title": f"预算指标 {indicator.doc_no}",
         "ind": indicator,
@@ -216,10 +231,12 @@ def _render_detail(request, scope: Scope, indicator: BudgetIndicator, *, status:
         "deadlines": deadlines,
         "balance_columns": [(rules.COLUMN_LABELS[c], getattr(indicator, c)) for c in rules.COLUMNS],
         "can_allocate": manage and active and indicator.available > 0,
-        "complete_form": forms.get("complete_form", CompleteForm())
-        if manage and indicator.allocation_done_on is None else None,
-        "close_form": forms.get("close_form", CloseForm()) if manage and active else None,
-        "proposal_form": forms.get("proposal_form", ProposalForm()) if can_propose(scope, indicator) else None,
+        # a form sent back with its error is shown even when the action is no longer open
+        "complete_form": forms.get("complete_form")
+        or (CompleteForm() if manage and indicator.allocation_done_on is None else None),
+        "close_form": forms.get("close_form") or (CloseForm() if manage and active else None),
+        "proposal_form": forms.get("proposal_form")
+        or (ProposalForm() if proposal_step and can_propose(scope, indicator) else None),
     }
     return render(request, "indicators/detail.html", context, status=status)
 
@@ -313,7 +330,7 @@ def indicator_allocate_view(request, pk: int):
                     show_error(formset.forms[index], exc, {"holder": "holder", "region": "region"})
                 else:
                     show_error(form, exc, {"amount": None})
-                form.add_error(None, "分配未完成：以上各项均未下达，请修改后重新提交。")
+                form.add_error(None, "分配未完成：各项均未下达，请按提示修改后重新提交。")
                 status = error_status(exc)
             else:
                 total = sum((c.amount for c in children), Decimal("0.00"))
@@ -342,11 +359,12 @@ def indicator_warnings_view(request):
     clocks = sel.indicators_with_deadlines(scope, fiscal_year=year, today=today)
     running = [r for r in clocks if r["state"] != rules.DONE]
     finished = [r for r in clocks if r["state"] == rules.DONE]
-    mine = [r for r in warnings if _acts_on(scope, r)]
+    running.sort(key=lambda r: (r["deadline"], r["indicator"].pk))
+    mine = [r for r in running if _acts_on(scope, r)]  # the inbox: every running clock the reader must act on
     context = {
         "title": "指标预警", "filters": filters, "year": year, "today": today,
         "warnings": deadline_rows(warnings), "mine": deadline_rows(mine),
-        "running": deadline_rows(sorted(running, key=lambda r: (r["deadline"], r["indicator"].pk))),
+        "running": deadline_rows(running),
         "finished": deadline_rows(finished),
     }
     return render(request, "indicators/warnings.html", context)

@@ -96,6 +96,8 @@ class ApplicationEvent(models.Model):
     actor = models.CharField(max_length=150)
     at = models.DateTimeField(auto_now_add=True)
     reason = models.TextField(blank=True)
+    # A correction records what changed: {"amount": ["300.00", "250.00"], …} (no personal data).
+    changes = models.JSONField("变更内容", default=dict, blank=True)
 
     class Meta:
         ordering = ["application_id", "at", "id"]

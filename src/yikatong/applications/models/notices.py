@@ -37,6 +37,13 @@ class PublicNotice(models.Model):
     def __str__(self) -> str:
         return self.number
 
+    @property
+    def public_url(self) -> str:
+        """The online copy (printed as a QR code on the paper notice)."""
+        from yikatong.applications.notice_pdf import notice_public_url
+
+        return notice_public_url(self.number)
+
 
 class NoticeEntry(models.Model):
     """One line of a notice as published (masked), frozen at publication."""

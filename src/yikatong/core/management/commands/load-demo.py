@@ -32,6 +32,9 @@ class Command(BaseCommand):
                 f"机构：新增 {result.orgs_created}，已存在 {result.orgs_existing}；"
                 f"账号：新增 {result.users_created}，已存在 {result.users_existing}。"
             )
+            for summary in result.extensions.values():  # demo data of other apps (demo.register_extension)
+                if summary.get("message"):
+                    self.stdout.write(summary["message"])
         if result.passwords_reset:
             self.stdout.write(f"已重置 {result.passwords_reset} 个演示账号的密码并解除锁定。")
         if not result.skipped and not result.changed:
