@@ -47,6 +47,9 @@ def _add_routers() -> None:
     from yikatong.core.api_regions import router as regions_router
 
     api.add_router("/regions/", regions_router)
+    from yikatong.registry.api import router as registry_router
+
+    api.add_router("/registry/", registry_router)
 
 
 _add_routers()

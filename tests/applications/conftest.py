@@ -4,7 +4,7 @@ registered through the registry services.
 
 Policies in the library (all 万州区, year 2026):
   WZ-001  民政 monthly, fixed 300.00, online applications allowed, notices public
-  WZ-PRIV 民政 monthly, fixed 500.00, notices NOT public (board only)
+  WZ-PRIV 民政 monthly, fixed 500.00, notices NOT public (board only), no online applications
   WZ-TIER 民政 quarterly, tiered T1 600.00 / T2 900.00
   WZ-AG   农业 yearly, per mu 120.50
 Not in the library: WZ-OUT (民政 monthly, fixed 100.00).
@@ -128,7 +128,8 @@ def flow(world, settings):
     civil, agri = f.scope("civil"), f.scope("agri")
     policy_create(actor=civil, fields=policy_fields())
     policy_create(actor=civil, fields=policy_fields(code="WZ-PRIV", name="万州区特殊困难补助",
-                                                    standard_amount="500.00", notice_public=False))
+                                                    standard_amount="500.00", notice_public=False,
+                                                    online_application=False))
     policy_create(actor=civil, fields=policy_fields(
         code="WZ-TIER", name="万州区残疾人两项补贴", standard_type="tiered", standard_amount="0",
         tiers=[{"code": "T1", "label": "一级", "amount": "600.00"}, {"code": "T2", "label": "二级", "amount": "900.00"}],

@@ -232,3 +232,37 @@ def test_unknown_beneficiary_is_not_found(scopes):
 def test_collector_of_fuling_registers_there(scopes):
     b = register(scopes["collector_other"], region_code=FL_VILLAGE, household_number="FL-1")
     assert b.region_id == FL_VILLAGE
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_registrations_of_one_person_make_one_record(transactional_db, world, scopes):
+    import threading
+
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL concurrency")
+    barrier, outcomes = threading.Barrier(2), []
+
+    def racer(phone):
+        try:
+            barrier.wait(timeout=30)
+            b = register(scopes["collector"], phone=phone)
+            outcomes.append(("ok", b.pk, b.registered_now))
+        except Exception as exc:  # noqa: BLE001 - reported to the test thread
+            outcomes.append(("error", repr(exc), None))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=racer, args=(p,)) for p in ("13812345678", "13900001111")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert [o[0] for o in outcomes] == ["ok", "ok"], outcomes
+    assert len({o[1] for o in outcomes}) == 1 and sorted(o[2] for o in outcomes) == [False, True]
+    b = Beneficiary.objects.get()
+    assert Household.objects.count() == 1
+    # the second registration brought another phone: one more version
+    assert b.version == 2 and BeneficiaryVersion.objects.filter(beneficiary=b).count() == 2

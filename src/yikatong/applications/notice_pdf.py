@@ -96,6 +96,7 @@ def render_notice_pdf(
     base = ParagraphStyle("base", fontName=CJK_FONT, fontSize=10.5, leading=15, wordWrap="CJK")
     title_style = ParagraphStyle("title", parent=base, fontSize=17, leading=24, alignment=TA_CENTER)
     small = ParagraphStyle("small", parent=base, fontSize=8.5, leading=12)
+    plain = ParagraphStyle("plain", parent=small, wordWrap=None)  # ASCII facts never broken mid-word
 
     def latin(text: str) -> str:
         return f'<font name="{LATIN_FONT}">{escape(text)}</font>'
@@ -120,6 +121,9 @@ def render_notice_pdf(
     table = Table(data, colWidths=[14 * mm, 30 * mm, 52 * mm, 32 * mm, 40 * mm], repeatRows=1)
     table.setStyle(TableStyle([
         ("FONTNAME", (0, 0), (-1, -1), CJK_FONT),
+        # Digits and masked IDs in a standard font: the same facts are plain text in the PDF.
+        ("FONTNAME", (0, 1), (0, -2), LATIN_FONT),
+        ("FONTNAME", (2, 1), (-1, -1), LATIN_FONT),
         ("FONTSIZE", (0, 0), (-1, -1), 9.5),
         ("GRID", (0, 0), (-1, -1), 0.5, colors.black),
         ("BACKGROUND", (0, 0), (-1, 0), colors.Color(0.9, 0.9, 0.9)),
@@ -134,8 +138,10 @@ def render_notice_pdf(
                   "也可通过平台投诉举报渠道反映。", base),
         Spacer(1, 2 * mm),
         Paragraph(f"公示编号：{latin(number)}", small),
-        Paragraph(f"内容摘要（SHA-256）：{latin(digest)}", small),
-        Paragraph(f"网上公示：{latin(url)}", small),
+        Paragraph("内容摘要（SHA-256）：", small),
+        Paragraph(latin(digest), plain),
+        Paragraph("网上公示：", small),
+        Paragraph(latin(url), plain),
         Paragraph("扫描右侧二维码可查看网上公示，纸质公示与网上公示的编号和摘要应完全一致。", small),
     ]
     if publisher:

@@ -37,7 +37,15 @@ from django.db import transaction
 
 from yikatong.core import clock
 from yikatong.core import regions as region_rules
-from yikatong.core.demo import FULING, PLATFORM, WANZHOU, DemoAccount, DemoExtension, DemoOrg, register_extension
+from yikatong.core.demo import (
+    FULING,
+    PLATFORM,
+    WANZHOU,
+    DemoAccount,
+    DemoExtension,
+    DemoOrg,
+    register_extension,
+)
 from yikatong.core.models import BusinessLine, OrgKind, Role
 from yikatong.core.scope import Scope
 
@@ -363,13 +371,15 @@ class _Loader:
         self.say(f"一张清单：{y} 年度补贴政策清单草稿（部分已提交）")
         with on_day(self.t.ago(3)):
             for code in NEXT_SUBMITTED:
-                list_item_add(actor=self.actor, region_code=PROVINCE, year=y, policy_code=code, part=ListPart.PRESCRIBED)
+                list_item_add(actor=self.actor, region_code=PROVINCE, year=y, policy_code=code,
+                              part=ListPart.PRESCRIBED)
             list_items_submit(actor=self.actor, region_code=PROVINCE, year=y)
             list_item_add(actor=self.actor, region_code=WANZHOU, year=y, policy_code=WZ_ELDERLY)
             list_items_submit(actor=self.actor, region_code=WANZHOU, year=y)
         with on_day(self.t.ago(1)):
             for code in NEXT_DRAFT:
-                list_item_add(actor=self.actor, region_code=PROVINCE, year=y, policy_code=code, part=ListPart.PRESCRIBED)
+                list_item_add(actor=self.actor, region_code=PROVINCE, year=y, policy_code=code,
+                              part=ListPart.PRESCRIBED)
         self.created["lists"] += AnnualPolicyList.objects.filter(year=y).count()
 
 

@@ -4,6 +4,10 @@ whose DomainError is shown under the field it names (views.show_error)."""
 
 from django import forms
 
+from yikatong.core.errors import DomainError
+from yikatong.core.identity import validate_credit_code, validate_mobile, validate_resident_id
+
+from . import rules
 from .models import AccountKind, BeneficiaryKind, CardStatus
 
 REQUIRED = {"required": "此项为必填项。"}
@@ -12,6 +16,32 @@ ID_PATTERN = "[0-9]{17}[0-9Xx]"
 
 def _attrs(**extra) -> dict:
     return {"autocomplete": "off", **extra}
+
+
+def _checked(rule, value):
+    """Run a pure rule on one field so that every field shows its own error at once (the service
+    checks again); the original input is kept — the service normalizes it."""
+    if not (value or "").strip():
+        return value
+    try:
+        rule(value)
+    except DomainError as exc:
+        raise forms.ValidationError(exc.message, code=exc.code or "invalid") from exc
+    return value
+
+
+class PersonChecks:
+    def clean_name(self):
+        return _checked(rules.clean_person_name, self.cleaned_data.get("name"))
+
+    def clean_id_number(self):
+        return _checked(validate_resident_id, self.cleaned_data.get("id_number"))
+
+    def clean_phone(self):
+        return _checked(validate_mobile, self.cleaned_data.get("phone"))
+
+    def clean_household_number(self):
+        return _checked(rules.clean_household_number, self.cleaned_data.get("household_number"))
 
 
 class RegionChoiceField(forms.ChoiceField):
@@ -33,7 +63,7 @@ class BeneficiaryFilterForm(forms.Form):
                 "region_code": data.get("region", "")}
 
 
-class PersonForm(forms.Form):
+class PersonForm(PersonChecks, forms.Form):
     name = forms.CharField(label="姓名", max_length=50, error_messages=REQUIRED,
                            widget=forms.TextInput(attrs=_attrs(**{"data-check": "name"})),
                            help_text="与身份证一致；少数民族姓名用“·”分隔")
@@ -66,8 +96,16 @@ class OrganizationForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["region_code"].choices = [("", "请选择"), *region_choices]
 
+    def clean_credit_code(self):
+        return _checked(validate_credit_code, self.cleaned_data.get("credit_code"))
+
+    def clean_name(self):
+        return _checked(rules.clean_org_name, self.cleaned_data.get("name"))
+
 
 class BeneficiaryEditForm(forms.Form):
+    """Name rules differ for persons and organizations: the service checks the name."""
+
     name = forms.CharField(label="姓名/单位名称", max_length=100, error_messages=REQUIRED)
     region_code = RegionChoiceField(label="区划")
     household_number = forms.CharField(label="户号", max_length=32, required=False)
@@ -86,6 +124,12 @@ class BeneficiaryEditForm(forms.Form):
             del self.fields["household_number"]
             del self.fields["phone"]
             del self.fields["clear_phone"]
+
+    def clean_phone(self):
+        return _checked(validate_mobile, self.cleaned_data.get("phone"))
+
+    def clean_household_number(self):
+        return _checked(rules.clean_household_number, self.cleaned_data.get("household_number"))
 
 
 class AccountForm(forms.Form):

@@ -183,7 +183,3 @@ def snapshot(state: Mapping) -> dict:
     identifiers (the mapping must not carry them; unknown keys are dropped)."""
     return {key: ("" if state.get(key) is None else str(state.get(key))) for key in SNAPSHOT_FIELDS}
 
-
-def changed(before: Mapping, after: Mapping) -> dict:
-    """{field: (old, new)} for the fields whose value differs."""
-    return {key: (before.get(key), after.get(key)) for key in after if before.get(key) != after.get(key)}

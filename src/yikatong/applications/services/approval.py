@@ -5,14 +5,15 @@ from collections.abc import Callable, Iterable
 
 from django.db import transaction
 
-from yikatong.core import audit, regions as region_rules
+from yikatong.core import audit
+from yikatong.core import regions as region_rules
 from yikatong.core.errors import DomainError
 from yikatong.core.scope import Scope
 from yikatong.policies.models import Policy
 
 from .. import rules
 from ..models import Application, Status
-from ._common import ItemResult, lock_application, move, need_text, require_in_scope, run_batch
+from ._common import ItemResult, move, need_text, require_in_scope, run_batch
 from .applications import _start
 
 # -- the findings gate -------------------------------------------------------------------------------------

@@ -16,8 +16,8 @@ from yikatong.core import audit, clock, workdays
 from yikatong.core import regions as region_rules
 from yikatong.core.errors import DomainError
 from yikatong.core.masking import mask_payee_name
-from yikatong.core.money import to_money
 from yikatong.core.models import Region
+from yikatong.core.money import to_money
 from yikatong.core.scope import Scope
 from yikatong.core.services.files import file_store
 from yikatong.policies.models import Policy
@@ -199,7 +199,7 @@ def notice_republish(*, actor: Scope, notice_id, starts_on: dt.date | str | None
     pending = [app for app in entry_apps if app.status in (Status.COLLECTED, Status.RETURNED)]
     if pending:
         listed = "、".join(f"{app.number}（{app.get_status_display()}）" for app in pending)
-        raise DomainError(f"申报 {listed} 仍在更正中：请更正并入户核实后再重新公示，或撤回该申报。")
+        raise DomainError(f"申报 {listed}仍在更正中：请更正并入户核实后再重新公示，或撤回该申报。")
     changed = [app for app in entry_apps if app.status in (Status.VERIFIED, Status.REJECTED, Status.WITHDRAWN)]
     verified = list(Application.objects.select_for_update().filter(
         region_id=old.region_id, policy_id=old.policy_id, period=old.period, status=Status.VERIFIED))
