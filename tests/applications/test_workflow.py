@@ -203,7 +203,7 @@ def test_batch_reports_each_item(flow, zhang, li):
     other = flow.person("wang", name="王五", village=VILLAGE2, seq=21, collector="collector2")
     foreign = new_app(flow, other, actor=flow.scope("collector2"))
     results = application_verify_batch(actor=flow.scope("collector"),
-                                       application_ids=[ok.pk, done.pk, foreign.pk, 987654, ok.pk])
+                                       application_ids=[ok.pk, done.pk, foreign.pk, 987654, str(ok.pk)])
     assert [(r.application_id, r.ok) for r in results] == [
         (ok.pk, True), (done.pk, False), (foreign.pk, False), (987654, False)]  # duplicates once
     assert results[0].status == "verified" and results[0].number == ok.number

@@ -136,7 +136,9 @@ def test_policy_detail_and_other_region_invisible(client, policies):
     # another county's policy and another line's policy are not shown at all
     assert client.get(reverse("policies:policy-detail", args=["FL-1"])).status_code == 404
     missing = client.get(reverse("policies:policy-detail", args=["WZ-A1"]))
-    assert missing.status_code == 404 and "WZ-A1" not in text(missing)
+    # the same neutral answer whether the policy is missing or belongs to another line: existence never leaks
+    assert missing.status_code == 404 and "不存在或不在您的查看范围内" in text(missing)
+    assert "万州区耕地地力保护补贴" not in text(missing)
     # a reader (supervisor) sees it without the edit buttons
     login(client, policies, "supervisor")
     body = text(client.get(reverse("policies:policy-detail", args=["WZ-001"])))

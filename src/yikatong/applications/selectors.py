@@ -26,6 +26,13 @@ DEADLINE_STATUS_LABELS = {
 
 
 # -- applications ------------------------------------------------------------------------------------------
+def _subtree(region_code: str) -> tuple[str, str]:
+    try:
+        return region_rules.subtree_range(region_rules.normalize_code(region_code))
+    except region_rules.RegionCodeError as exc:
+        raise DomainError(str(exc), field="region_code") from exc
+
+
 def applications_visible(scope: Scope) -> QuerySet[Application]:
     scope.require("application.view")
     return scope.filter(Application.objects.all(), region_field="region_id", business_line_field="business_line")
@@ -50,7 +57,7 @@ def applications_list(
     if period:
         qs = qs.filter(period=rules.normalize_period(period))
     if region_code:
-        lo, hi = region_rules.subtree_range(region_rules.normalize_code(region_code))
+        lo, hi = _subtree(region_code)
         qs = qs.filter(region_id__gte=lo, region_id__lte=hi)
     if channel:
         qs = qs.filter(channel=channel)
@@ -168,7 +175,7 @@ def notices_list(scope: Scope, *, status: str = "", policy_code: str = "", perio
     if period:
         qs = qs.filter(period=rules.normalize_period(period))
     if region_code:
-        lo, hi = region_rules.subtree_range(region_rules.normalize_code(region_code))
+        lo, hi = _subtree(region_code)
         qs = qs.filter(region_id__gte=lo, region_id__lte=hi)
     return qs.order_by("-created_at", "-pk")
 

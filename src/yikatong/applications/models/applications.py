@@ -61,6 +61,8 @@ class Application(models.Model):
         "applications.RosterImport", null=True, blank=True, on_delete=models.PROTECT, related_name="applications"
     )
     roster_row = models.PositiveIntegerField("花名册行号", null=True, blank=True)
+    # Supporting documents uploaded with an online application (core.StoredFile, purpose "application_doc").
+    documents = models.ManyToManyField("core.StoredFile", verbose_name="申请材料", blank=True, related_name="+")
     created_by = models.CharField(max_length=150, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

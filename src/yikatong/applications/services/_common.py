@@ -106,12 +106,20 @@ class ItemResult:
                 "number": self.number, "status": self.status}
 
 
+def as_key(raw):
+    """An id as given by a form or API ("12" or 12) → 12; anything else is kept to be reported."""
+    try:
+        return int(raw)
+    except (TypeError, ValueError):
+        return raw
+
+
 def run_batch(ids, one: Callable[..., Application], *, refused: dict | None = None, **kwargs) -> list[ItemResult]:
     """Apply `one(application_id=…, **kwargs)` to each id in its own transaction: an item is applied whole or
     not at all, and a refusal (DomainError) is reported for that item while the others go on. `refused`
     maps ids to a message for items refused before they are tried (e.g. open blocking findings)."""
     results = []
-    for raw in dict.fromkeys(ids or []):
+    for raw in dict.fromkeys(as_key(raw) for raw in ids or []):
         message = (refused or {}).get(raw)
         if message:
             results.append(ItemResult(raw, False, message))

@@ -13,7 +13,7 @@ from yikatong.policies.models import Policy
 
 from .. import rules
 from ..models import Application, Status
-from ._common import ItemResult, move, need_text, require_in_scope, run_batch
+from ._common import ItemResult, as_key, move, need_text, require_in_scope, run_batch
 from .applications import _start
 
 # -- the findings gate -------------------------------------------------------------------------------------
@@ -83,17 +83,10 @@ def application_reject(*, actor: Scope, application_id, reason: str) -> Applicat
 
 
 # -- batches -----------------------------------------------------------------------------------------------
-def _as_key(raw):
-    try:
-        return int(raw)
-    except (TypeError, ValueError):
-        return raw
-
-
 def application_approve_batch(*, actor: Scope, application_ids, note: str = "") -> list[ItemResult]:
     """Approve many; each item is applied whole or refused with its own message. Items with open blocking
     findings are refused without being touched."""
-    ids = [_as_key(raw) for raw in dict.fromkeys(application_ids or [])]
+    ids = list(dict.fromkeys(as_key(raw) for raw in application_ids or []))
     gated = findings_gate([i for i in ids if isinstance(i, int)])
     refused = {i: _gate_message(m) for i, m in gated.items()}
 
@@ -144,7 +137,8 @@ def approval_sample(*, actor: Scope, policy_code: str, period: str, region_code:
         require_in_scope(actor, app)
     Application.objects.filter(pk__in=chosen).update(sampled=True)
     audit.record(
-        actor=actor, action="application.sample", object_type="applications.application", object_id=policy.code,
+        actor=actor, action="application.sample", object_type="applications.sample",
+        object_id=f"{policy.code}|{period}|{region_code}",
         region_code=region_code,
         after={"policy": policy.code, "period": period, "ratio": str(ratio), "seed": seed,
                "population": len(ids), "sampled": [app.number for app in apps]},
