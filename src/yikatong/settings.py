@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "yikatong.policies",
     "yikatong.registry",
     "yikatong.applications",
+    "yikatong.checks",
 ]
 
 MIDDLEWARE = [

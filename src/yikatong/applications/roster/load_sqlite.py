@@ -1,0 +1,77 @@
+"""SQLite staging: TEMP tables (the connection's private temp database, so loading them takes no lock
+on the platform's database), rows inserted with executemany; ids continue the tables' AUTOINCREMENT
+counters (the import's transaction holds SQLite's single write lock, so nobody else takes ids meanwhile).
+PRAGMA synchronous stays as configured (NORMAL with WAL); only the page caches grow during the import."""
+
+from __future__ import annotations
+
+from .loading import Loader
+
+_SNAPSHOT = (
+    "json_object('kind', %s, 'name', s.name, 'id_masked', s.id_masked, 'id_digest', s.id_digest, "
+    "'gender', COALESCE(s.gender, ''), 'birth_date', COALESCE(s.birth_date, ''), 'household', '', "
+    "'region', s.region, 'address', '', 'phone_masked', s.phone_masked, 'phone_digest', s.phone_digest)"
+)
+CACHE_KIB = 131072  # 128 MiB of page cache for the platform database during the import
+TEMP_CACHE_KIB = 32768
+
+
+class SqliteLoader(Loader):
+    vendor = "sqlite"
+
+    def create(self) -> None:
+        self.drop()
+        self.execute(
+            f"""CREATE TEMP TABLE {self.stage} (
+                  row_no INTEGER PRIMARY KEY, ok INTEGER NOT NULL, id_digest TEXT, name TEXT, id_enc BLOB,
+                  id_masked TEXT, gender TEXT, birth_date TEXT, region TEXT, phone_enc BLOB, phone_digest TEXT,
+                  phone_masked TEXT, acc_enc BLOB, acc_digest TEXT, acc_masked TEXT, bank TEXT, quantity TEXT,
+                  tier TEXT, amount TEXT, remarks TEXT, raw TEXT,
+                  ben_id INTEGER, acc_id INTEGER, dup INTEGER NOT NULL DEFAULT 0)"""
+        )
+        self.execute(
+            f"""CREATE TEMP TABLE {self.err} (id INTEGER PRIMARY KEY, row_no INTEGER NOT NULL, col TEXT,
+                  value TEXT, reason TEXT, raw TEXT)"""
+        )
+        self.execute(f"CREATE TEMP TABLE {self.regions} (code TEXT PRIMARY KEY, allowed INTEGER, collector_id INTEGER)")
+        self.execute(
+            f"""CREATE TEMP TABLE {self.map} (row_no INTEGER PRIMARY KEY, ben_id INTEGER, ben_new INTEGER,
+                  acc_id INTEGER, acc_new INTEGER, app_id INTEGER)"""
+        )
+
+    def tune(self) -> None:
+        self._cache = self.scalar("PRAGMA main.cache_size")
+        self._temp_cache = self.scalar("PRAGMA temp.cache_size")
+        self.execute(f"PRAGMA main.cache_size = -{CACHE_KIB}")
+        self.execute(f"PRAGMA temp.cache_size = -{TEMP_CACHE_KIB}")
+
+    def untune(self) -> None:
+        if getattr(self, "_cache", None) is not None:
+            self.execute(f"PRAGMA main.cache_size = {int(self._cache)}")
+            self.execute(f"PRAGMA temp.cache_size = {int(self._temp_cache)}")
+
+    def load(self, result) -> None:
+        if result.staged:
+            marks = ", ".join(["%s"] * 21)
+            with self.conn.cursor() as cursor:
+                cursor.executemany(f"INSERT INTO {self.stage} ({self.stage_columns()}) VALUES ({marks})", result.stage)
+        self.add_errors(result.errors)
+
+    def _next_id(self, table: str) -> int:
+        highest = self.scalar(f"SELECT MAX(id) FROM {table}") or 0
+        counter = self.scalar("SELECT seq FROM sqlite_sequence WHERE name = %s", [table]) or 0
+        return max(int(highest), int(counter))
+
+    def fill_map(self) -> None:
+        ben, acc, app = (self._next_id(t) for t in
+                         ("registry_beneficiary", "registry_payeeaccount", "applications_application"))
+        # Row numbers are unique within the import, so base + row number gives unique new ids.
+        self.execute(
+            f"""INSERT INTO {self.map} (row_no, ben_id, ben_new, acc_id, acc_new, app_id)
+                SELECT row_no, COALESCE(ben_id, {ben} + row_no), ben_id IS NULL,
+                       COALESCE(acc_id, {acc} + row_no), acc_id IS NULL, {app} + row_no
+                FROM {self.stage} WHERE ok = 1 AND dup = 0 ORDER BY row_no"""
+        )
+
+    def snapshot_sql(self) -> str:
+        return _SNAPSHOT

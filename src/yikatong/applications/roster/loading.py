@@ -1,0 +1,297 @@
+"""Set-based loading shared by both databases; load_postgres / load_sqlite supply what differs.
+
+Per import, four session-private (TEMP) tables, named after the import:
+  stage   one row per data row that got past the per-row checks (ok = 1), plus — for the duplicate check —
+          rows refused per row whose identifier was valid (ok = 0, digest only)
+  err     every refusal: row, column, masked value, reason, raw row
+  region  the regions met in the file: project-library verdict and collector in charge
+  map     the ids given to the rows that are imported (beneficiary, account, application)
+Nothing here writes a business table except `insert_*`, which the service runs inside the one
+transaction that makes the whole import visible at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from django.db import connection as default_connection
+
+from .validate import STAGE_COLUMNS
+
+NUMBER_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # applications.rules.NUMBER_ALPHABET (sorted, as ASCII)
+NUMBER_BITS = 40  # 8 base-32 characters
+
+
+def number_sql(offset: int, day_text: str, row_expr: str = "s.row_no") -> str:
+    """SQL for applications.rules' number format `SB` + yyyymmdd + 8 base-32 characters, where the 8
+    characters encode the 40-bit integer `offset` + row number. Standard SQL (both databases); the two
+    values are ours (an int and 8 digits), so they are written as literals."""
+    offset, day_text = int(offset), str(day_text)
+    if not day_text.isdigit():
+        raise ValueError("day_text must be yyyymmdd")
+    value = f"(CAST({offset} AS BIGINT) + {row_expr})"
+    digits = [
+        f"substr('{NUMBER_ALPHABET}', CAST((({value} >> {shift}) & 31) AS INTEGER) + 1, 1)"
+        for shift in range(NUMBER_BITS - 5, -1, -5)
+    ]
+    return f"'SB{day_text}' || " + " || ".join(digits)
+
+
+def encode_number(day_text: str, value: int) -> str:
+    chars = []
+    for shift in range(NUMBER_BITS - 5, -1, -5):
+        chars.append(NUMBER_ALPHABET[(value >> shift) & 31])
+    return f"SB{day_text}{''.join(chars)}"
+
+
+class Loader:
+    """Staging for one import on one connection (vendor subclasses: PostgresLoader, SqliteLoader)."""
+
+    vendor = ""
+    bool_true = 1
+
+    def __init__(self, import_id, connection=None):
+        self.conn = connection or default_connection
+        suffix = import_id.hex[:16]
+        self.stage = f"rstage_{suffix}"
+        self.err = f"rerr_{suffix}"
+        self.regions = f"rregion_{suffix}"
+        self.map = f"rmap_{suffix}"
+
+    # -- vendor hooks ------------------------------------------------------------------------------
+    def create(self) -> None:
+        raise NotImplementedError
+
+    def load(self, result) -> None:
+        raise NotImplementedError
+
+    def fill_map(self) -> None:
+        raise NotImplementedError
+
+    def snapshot_sql(self) -> str:
+        """SQL for BeneficiaryVersion.snapshot of a new row of `s` (registry.rules.SNAPSHOT_FIELDS)."""
+        raise NotImplementedError
+
+    def json_param(self) -> str:
+        return "%s"
+
+    def tune(self) -> None:
+        """Session settings for a big import (restored by `untune`)."""
+
+    def untune(self) -> None:
+        pass
+
+    # -- helpers -----------------------------------------------------------------------------------
+    def execute(self, sql: str, params: Iterable = ()) -> int:
+        with self.conn.cursor() as cursor:
+            cursor.execute(sql, list(params))
+            return cursor.rowcount
+
+    def fetchall(self, sql: str, params: Iterable = ()) -> list:
+        with self.conn.cursor() as cursor:
+            cursor.execute(sql, list(params))
+            return cursor.fetchall()
+
+    def scalar(self, sql: str, params: Iterable = ()):
+        rows = self.fetchall(sql, params)
+        return rows[0][0] if rows else None
+
+    def stream(self, sql: str, params: Iterable = (), size: int = 2000) -> Iterator[tuple]:
+        """Rows of a query, fetched in batches (a server-side cursor on PostgreSQL)."""
+        cursor = self.conn.chunked_cursor()
+        try:
+            cursor.execute(sql, list(params))
+            while True:
+                rows = cursor.fetchmany(size)
+                if not rows:
+                    return
+                yield from rows
+        finally:
+            cursor.close()
+
+    def drop(self) -> None:
+        for table in (self.stage, self.err, self.regions, self.map):
+            self.execute(f"DROP TABLE IF EXISTS {table}")
+
+    def add_errors(self, rows: list[tuple]) -> None:
+        """rows: (row_no, column, value, reason, raw)."""
+        if not rows:
+            return
+        with self.conn.cursor() as cursor:
+            cursor.executemany(
+                f"INSERT INTO {self.err} (row_no, col, value, reason, raw) VALUES (%s, %s, %s, %s, %s)", rows
+            )
+
+    def set_not_ok(self, row_numbers: list[int]) -> None:
+        if not row_numbers:
+            return
+        with self.conn.cursor() as cursor:
+            cursor.executemany(f"UPDATE {self.stage} SET ok = 0 WHERE row_no = %s", [(n,) for n in row_numbers])
+
+    # -- phase A: whole-file checks on the staging table ---------------------------------------------
+    def later_duplicates(self) -> list[tuple]:
+        """(row_no, first row_no, masked id, raw) of staged rows whose identifier appeared earlier."""
+        return self.fetchall(
+            f"""SELECT s.row_no, f.first_row, s.id_masked, s.raw
+                FROM {self.stage} s
+                JOIN (SELECT id_digest, MIN(row_no) AS first_row FROM {self.stage}
+                      GROUP BY id_digest HAVING COUNT(*) > 1) f ON f.id_digest = s.id_digest
+                WHERE s.row_no > f.first_row AND s.ok = 1
+                ORDER BY s.row_no"""
+        )
+
+    def add_regions(self, rows: list[tuple]) -> None:
+        """rows: (code, allowed 0/1, collector id or None)."""
+        with self.conn.cursor() as cursor:
+            cursor.executemany(f"INSERT INTO {self.regions} (code, allowed, collector_id) VALUES (%s, %s, %s)", rows)
+
+    def reject_disallowed_regions(self, *, column: str, value: str, reasons: dict[str, str]) -> None:
+        """Rows of regions whose project library does not hold the policy: refused with the library's
+        own message (one per region)."""
+        for code, reason in reasons.items():
+            self.execute(
+                f"""INSERT INTO {self.err} (row_no, col, value, reason, raw)
+                    SELECT row_no, %s, %s, %s, raw FROM {self.stage} WHERE ok = 1 AND region = %s""",
+                [column, value, reason, code],
+            )
+            self.execute(f"UPDATE {self.stage} SET ok = 0 WHERE ok = 1 AND region = %s", [code])
+
+    # -- phase B: against the registry (inside the import's transaction) -----------------------------
+    def existing_rows(self, *, policy_id: int, period: str, closed_statuses: Iterable[str]) -> Iterator[tuple]:
+        """Staged rows whose person (or organization) is already registered, with the registered name,
+        region, phone digest and version, the active account and an open application of this policy and
+        period (if any)."""
+        closed = list(closed_statuses)
+        marks = ", ".join(["%s"] * len(closed))
+        return self.stream(
+            f"""SELECT s.row_no, s.name, s.region, s.acc_digest, s.phone_digest, s.id_masked, s.raw,
+                       b.id, b.name, b.region_id, b.phone_digest, b.version,
+                       a.id, a.account_digest,
+                       (SELECT x.number FROM applications_application x
+                         WHERE x.beneficiary_id = b.id AND x.policy_id = %s AND x.period = %s
+                           AND x.status NOT IN ({marks}) LIMIT 1)
+                FROM {self.stage} s
+                JOIN registry_beneficiary b ON b.id_digest = s.id_digest
+                LEFT JOIN registry_payeeaccount a ON a.beneficiary_id = b.id AND a.is_active = %s
+                WHERE s.ok = 1
+                ORDER BY s.row_no""",
+            [policy_id, period, *closed, True],
+        )
+
+    def mark_existing(self, rows: list[tuple]) -> None:
+        """rows: (ben_id, acc_id or None, dup 0/1, row_no)."""
+        if rows:
+            with self.conn.cursor() as cursor:
+                cursor.executemany(
+                    f"UPDATE {self.stage} SET ben_id = %s, acc_id = %s, dup = %s WHERE row_no = %s", rows
+                )
+
+    def counts(self) -> dict:
+        return {
+            "staged_ok": self.scalar(f"SELECT COUNT(*) FROM {self.stage} WHERE ok = 1"),
+            "duplicates": self.scalar(f"SELECT COUNT(*) FROM {self.stage} WHERE ok = 1 AND dup = 1"),
+            "rejected": self.scalar(f"SELECT COUNT(DISTINCT row_no) FROM {self.err}"),
+            "imported": self.scalar(f"SELECT COUNT(*) FROM {self.map}"),
+        }
+
+    def insert_beneficiaries(self, *, kind: str, now) -> int:
+        return self.execute(
+            f"""INSERT INTO registry_beneficiary
+                  (id, kind, name, id_number_enc, id_digest, id_masked, gender, birth_date, household_id, region_id,
+                   address, phone_enc, phone_digest, phone_masked, version, created_at, updated_at)
+                SELECT m.ben_id, %s, s.name, s.id_enc, s.id_digest, s.id_masked, COALESCE(s.gender, ''), s.birth_date,
+                       NULL, s.region, '', s.phone_enc, s.phone_digest, s.phone_masked, 1, %s, %s
+                FROM {self.stage} s JOIN {self.map} m ON m.row_no = s.row_no
+                WHERE m.ben_new = 1
+                ORDER BY s.row_no""",
+            [kind, now, now],
+        )
+
+    def insert_versions(self, *, kind: str, actor: str, now, reason: str) -> int:
+        return self.execute(
+            f"""INSERT INTO registry_beneficiaryversion (beneficiary_id, version, snapshot, changed_by, changed_at, reason)
+                SELECT m.ben_id, 1, {self.snapshot_sql()}, %s, %s, %s
+                FROM {self.stage} s JOIN {self.map} m ON m.row_no = s.row_no
+                WHERE m.ben_new = 1
+                ORDER BY s.row_no""",
+            [kind, actor, now, reason],
+        )
+
+    def insert_accounts(self, *, account_kind: str, actor: str, now) -> int:
+        return self.execute(
+            f"""INSERT INTO registry_payeeaccount
+                  (id, beneficiary_id, kind, bank_name, account_enc, account_digest, account_masked, card_status,
+                   card_status_checked_at, exception_reason, is_active, version, created_by, created_at,
+                   superseded_at, superseded_reason)
+                SELECT m.acc_id, m.ben_id, %s, s.bank, s.acc_enc, s.acc_digest, s.acc_masked, 'unknown',
+                       NULL, '', %s,
+                       CASE WHEN m.ben_new = 1 THEN 1 ELSE COALESCE(
+                           (SELECT MAX(p.version) FROM registry_payeeaccount p WHERE p.beneficiary_id = m.ben_id), 0
+                       ) + 1 END,
+                       %s, %s, NULL, ''
+                FROM {self.stage} s JOIN {self.map} m ON m.row_no = s.row_no
+                WHERE m.acc_new = 1
+                ORDER BY s.row_no""",
+            [account_kind, True, actor, now],
+        )
+
+    def insert_applications(self, *, number_offset: int, day_text: str, policy_id: int, period: str,
+                            business_line: str, collector_id: int | None, import_id, actor: str, today,
+                            deadline, now) -> int:
+        collector = "%s" if collector_id is not None else "r.collector_id"
+        collector_params = [collector_id] if collector_id is not None else []
+        return self.execute(
+            f"""INSERT INTO applications_application
+                  (id, number, beneficiary_id, policy_id, period, region_id, business_line, collector_id, channel,
+                   quantity, tier, amount, payee_account_id, status, step_started_on, step_deadline, sampled,
+                   rejection_reason, remarks, roster_import_id, roster_row, created_by, created_at, updated_at)
+                SELECT m.app_id, {number_sql(number_offset, day_text)}, m.ben_id, %s, %s, s.region, %s, {collector}, 'roster',
+                       s.quantity, s.tier, s.amount, m.acc_id, 'collected', %s, %s, %s,
+                       '', s.remarks, %s, s.row_no, %s, %s, %s
+                FROM {self.stage} s JOIN {self.map} m ON m.row_no = s.row_no
+                LEFT JOIN {self.regions} r ON r.code = s.region
+                ORDER BY s.row_no""",
+            [policy_id, period, business_line, *collector_params, today, deadline, False,
+             import_id, actor, now, now],
+        )
+
+    def insert_events(self, *, actor: str, now, reason: str) -> int:
+        return self.execute(
+            f"""INSERT INTO applications_applicationevent (application_id, from_status, to_status, actor, at, reason, changes)
+                SELECT m.app_id, '', 'collected', %s, %s, %s, {self.json_param()}
+                FROM {self.map} m ORDER BY m.row_no""",
+            [actor, now, reason, "{}"],
+        )
+
+    def number_range_taken(self, low: str, high: str) -> bool:
+        return bool(self.fetchall(
+            "SELECT 1 FROM applications_application WHERE number >= %s AND number <= %s LIMIT 1", [low, high]
+        ))
+
+    def row_range(self) -> tuple[int, int]:
+        row = self.fetchall(f"SELECT MIN(row_no), MAX(row_no) FROM {self.map}")[0]
+        return (row[0] or 0, row[1] or 0)
+
+    def errors(self) -> Iterator[tuple]:
+        """(row_no, column, value, reason, raw) ordered by row, in the order they were found."""
+        return self.stream(f"SELECT row_no, col, value, reason, raw FROM {self.err} ORDER BY row_no, id")
+
+    def amount_total(self):
+        return self.scalar(f"SELECT SUM(s.amount) FROM {self.stage} s JOIN {self.map} m ON m.row_no = s.row_no")
+
+    @staticmethod
+    def stage_columns() -> str:
+        return ", ".join(STAGE_COLUMNS)
+
+
+def loader_for(import_id, connection=None) -> Loader:
+    conn = connection or default_connection
+    if conn.vendor == "postgresql":
+        from .load_postgres import PostgresLoader
+
+        return PostgresLoader(import_id, conn)
+    if conn.vendor == "sqlite":
+        from .load_sqlite import SqliteLoader
+
+        return SqliteLoader(import_id, conn)
+    raise NotImplementedError(f"roster import does not support the {conn.vendor} database")

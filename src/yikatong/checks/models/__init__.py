@@ -1,0 +1,33 @@
+from .sources import (
+    SOURCE_MODELS,
+    CadreRelativeRow,
+    CreditListEntry,
+    DeathRow,
+    EnterpriseRow,
+    HouseholdRow,
+    PublicStaffRow,
+    RealEstateRow,
+    SourceCode,
+    SourceImport,
+    SourceImportError,
+    SourceState,
+    SscCardRow,
+    VehicleRow,
+)
+
+__all__ = [
+    "SOURCE_MODELS",
+    "CadreRelativeRow",
+    "CreditListEntry",
+    "DeathRow",
+    "EnterpriseRow",
+    "HouseholdRow",
+    "PublicStaffRow",
+    "RealEstateRow",
+    "SourceCode",
+    "SourceImport",
+    "SourceImportError",
+    "SourceState",
+    "SscCardRow",
+    "VehicleRow",
+]
