@@ -50,6 +50,9 @@ def _add_routers() -> None:
     from yikatong.registry.api import router as registry_router
 
     api.add_router("/registry/", registry_router)
+    from yikatong.applications.api import router as applications_router
+
+    api.add_router("/applications/", applications_router)
 
 
 _add_routers()

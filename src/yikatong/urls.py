@@ -9,6 +9,8 @@ urlpatterns = [
     path("policies/", include("yikatong.policies.urls")),
     path("registry/", include("yikatong.registry.urls")),
     path("notices/", include("yikatong.applications.urls_public")),
+    path("applications/", include("yikatong.applications.urls")),
+    path("apply/", include("yikatong.applications.urls_online")),
     path("indicators/", include("yikatong.policies.urls_indicators")),
     path("", include("yikatong.core.urls")),
 ]

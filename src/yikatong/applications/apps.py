@@ -19,3 +19,7 @@ class ApplicationsConfig(AppConfig):
             "objection.record": {Role.COLLECTOR, Role.DEPARTMENT},
             "register.export": {Role.COLLECTOR, Role.DEPARTMENT, Role.FINANCE, Role.SUPERVISOR},
         })
+
+        from yikatong.applications.nav import register_nav
+
+        register_nav()

@@ -7,6 +7,7 @@ from django import forms
 from yikatong.core.errors import DomainError
 from yikatong.core.identity import validate_bank_account, validate_mobile, validate_resident_id
 
+from . import rules
 from .models import Channel, Status
 
 REQUIRED = {"required": "此项为必填项。"}
@@ -294,6 +295,11 @@ class RegisterForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["township_code"].choices = [("", "请选择"), *township_choices]
         self.fields["policy_code"].choices = [("", "请选择"), *policy_choices]
+
+    def clean_period(self):
+        period = rules.normalize_period(self.cleaned_data.get("period"))
+        _checked(rules.parse_period, period)
+        return period
 
 
 # -- online application (public) --------------------------------------------------------------------------

@@ -5,3 +5,10 @@ class ChecksConfig(AppConfig):
     name = "yikatong.checks"
     label = "checks"
     verbose_name = "数据共享与交叉核查"
+
+    def ready(self):
+        # -- shared-data sources and the credit list (nav_sources.py) --
+        from yikatong.checks.nav_sources import register_sources
+
+        register_sources()
+        # -- end of sources block --

@@ -5,6 +5,8 @@ PRAGMA synchronous stays as configured (NORMAL with WAL); only the page caches g
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 from .loading import Loader
 
 _SNAPSHOT = (
@@ -50,12 +52,32 @@ class SqliteLoader(Loader):
             self.execute(f"PRAGMA main.cache_size = {int(self._cache)}")
             self.execute(f"PRAGMA temp.cache_size = {int(self._temp_cache)}")
 
+    @contextmanager
+    def staging_transaction(self):
+        """One transaction per staged block. Outside the import's transaction every statement would
+        otherwise commit on its own (a journal write per row). A deferred BEGIN that only writes the
+        temp database takes no lock on the platform's database."""
+        self.conn.ensure_connection()
+        raw = self.conn.connection
+        if raw.in_transaction:
+            yield
+            return
+        raw.execute("BEGIN")
+        try:
+            yield
+        except BaseException:
+            raw.execute("ROLLBACK")
+            raise
+        raw.execute("COMMIT")
+
     def load(self, result) -> None:
-        if result.staged:
-            marks = ", ".join(["%s"] * 21)
-            with self.conn.cursor() as cursor:
-                cursor.executemany(f"INSERT INTO {self.stage} ({self.stage_columns()}) VALUES ({marks})", result.stage)
-        self.add_errors(result.errors)
+        with self.staging_transaction():
+            if result.staged:
+                marks = ", ".join(["%s"] * 21)
+                with self.conn.cursor() as cursor:
+                    cursor.executemany(f"INSERT INTO {self.stage} ({self.stage_columns()}) VALUES ({marks})",
+                                       result.stage)
+            self.add_errors(result.errors)
 
     def _next_id(self, table: str) -> int:
         highest = self.scalar(f"SELECT MAX(id) FROM {table}") or 0

@@ -13,6 +13,7 @@ transaction that makes the whole import visible at once.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from contextlib import nullcontext
 
 from django.db import connection as default_connection
 
@@ -75,6 +76,10 @@ class Loader:
     def json_param(self) -> str:
         return "%s"
 
+    def staging_transaction(self):
+        """Groups staging writes made outside the import's transaction (SQLite needs it)."""
+        return nullcontext()
+
     def tune(self) -> None:
         """Session settings for a big import (restored by `untune`)."""
 
@@ -117,7 +122,7 @@ class Loader:
         """rows: (row_no, column, value, reason, raw)."""
         if not rows:
             return
-        with self.conn.cursor() as cursor:
+        with self.staging_transaction(), self.conn.cursor() as cursor:
             cursor.executemany(
                 f"INSERT INTO {self.err} (row_no, col, value, reason, raw) VALUES (%s, %s, %s, %s, %s)", rows
             )
@@ -125,7 +130,7 @@ class Loader:
     def set_not_ok(self, row_numbers: list[int]) -> None:
         if not row_numbers:
             return
-        with self.conn.cursor() as cursor:
+        with self.staging_transaction(), self.conn.cursor() as cursor:
             cursor.executemany(f"UPDATE {self.stage} SET ok = 0 WHERE row_no = %s", [(n,) for n in row_numbers])
 
     # -- phase A: whole-file checks on the staging table ---------------------------------------------
@@ -142,41 +147,51 @@ class Loader:
 
     def add_regions(self, rows: list[tuple]) -> None:
         """rows: (code, allowed 0/1, collector id or None)."""
-        with self.conn.cursor() as cursor:
+        with self.staging_transaction(), self.conn.cursor() as cursor:
             cursor.executemany(f"INSERT INTO {self.regions} (code, allowed, collector_id) VALUES (%s, %s, %s)", rows)
 
     def reject_disallowed_regions(self, *, column: str, value: str, reasons: dict[str, str]) -> None:
         """Rows of regions whose project library does not hold the policy: refused with the library's
         own message (one per region)."""
         for code, reason in reasons.items():
-            self.execute(
-                f"""INSERT INTO {self.err} (row_no, col, value, reason, raw)
-                    SELECT row_no, %s, %s, %s, raw FROM {self.stage} WHERE ok = 1 AND region = %s""",
-                [column, value, reason, code],
-            )
-            self.execute(f"UPDATE {self.stage} SET ok = 0 WHERE ok = 1 AND region = %s", [code])
+            with self.staging_transaction():
+                self._reject_region(code, column, value, reason)
+
+    def _reject_region(self, code: str, column: str, value: str, reason: str) -> None:
+        self.execute(
+            f"""INSERT INTO {self.err} (row_no, col, value, reason, raw)
+                SELECT row_no, %s, %s, %s, raw FROM {self.stage} WHERE ok = 1 AND region = %s""",
+            [column, value, reason, code],
+        )
+        self.execute(f"UPDATE {self.stage} SET ok = 0 WHERE ok = 1 AND region = %s", [code])
 
     # -- phase B: against the registry (inside the import's transaction) -----------------------------
-    def existing_rows(self, *, policy_id: int, period: str, closed_statuses: Iterable[str]) -> Iterator[tuple]:
+    def existing_rows(self, *, policy_id: int, period: str, closed_statuses: Iterable[str],
+                      page: int = 5000) -> Iterator[tuple]:
         """Staged rows whose person (or organization) is already registered, with the registered name,
-        region, phone digest and version, the active account and an open application of this policy and
-        period (if any)."""
+        region, phone digest and version, the active account and the number of an open application of
+        this policy and period (if any). Read in ranges of row numbers (no cursor stays open while the
+        caller writes to the staging table)."""
         closed = list(closed_statuses)
         marks = ", ".join(["%s"] * len(closed))
-        return self.stream(
-            f"""SELECT s.row_no, s.name, s.region, s.acc_digest, s.phone_digest, s.id_masked, s.raw,
-                       b.id, b.name, b.region_id, b.phone_digest, b.version,
-                       a.id, a.account_digest,
-                       (SELECT x.number FROM applications_application x
-                         WHERE x.beneficiary_id = b.id AND x.policy_id = %s AND x.period = %s
-                           AND x.status NOT IN ({marks}) LIMIT 1)
-                FROM {self.stage} s
-                JOIN registry_beneficiary b ON b.id_digest = s.id_digest
-                LEFT JOIN registry_payeeaccount a ON a.beneficiary_id = b.id AND a.is_active = %s
-                WHERE s.ok = 1
-                ORDER BY s.row_no""",
-            [policy_id, period, *closed, True],
-        )
+        last = self.scalar(f"SELECT MAX(row_no) FROM {self.stage}") or 0
+        start = 0
+        while start < last:
+            yield from self.fetchall(
+                f"""SELECT s.row_no, s.name, s.region, s.acc_digest, s.phone_digest, s.id_masked, s.raw,
+                           b.id, b.name, b.region_id, b.phone_digest, b.version,
+                           a.id, a.account_digest,
+                           (SELECT x.number FROM applications_application x
+                             WHERE x.beneficiary_id = b.id AND x.policy_id = %s AND x.period = %s
+                               AND x.status NOT IN ({marks}) LIMIT 1)
+                    FROM {self.stage} s
+                    JOIN registry_beneficiary b ON b.id_digest = s.id_digest
+                    LEFT JOIN registry_payeeaccount a ON a.beneficiary_id = b.id AND a.is_active = %s
+                    WHERE s.ok = 1 AND s.row_no > %s AND s.row_no <= %s
+                    ORDER BY s.row_no""",
+                [policy_id, period, *closed, True, start, start + page],
+            )
+            start += page
 
     def mark_existing(self, rows: list[tuple]) -> None:
         """rows: (ben_id, acc_id or None, dup 0/1, row_no)."""

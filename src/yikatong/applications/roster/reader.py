@@ -176,12 +176,16 @@ def _csv_layout(path, *, max_bytes: int) -> Layout:
 
 def _first_records(path, count: int) -> list[list[str]]:
     import csv
-    import io
 
-    with open(path, "rb") as fh:
-        text = io.TextIOWrapper(fh, encoding="utf-8-sig", newline="")
-        reader = csv.reader(text)
-        return [next(reader) for _ in range(count)]
+    def lines():
+        with open(path, "rb") as fh:
+            for number, raw in enumerate(iter(fh.readline, b"")):
+                # the header was decoded by open_table already; later lines are the workers' business
+                text = raw.decode("utf-8", errors="replace")
+                yield text[1:] if number == 0 and text.startswith("\ufeff") else text
+
+    reader = csv.reader(lines())
+    return [next(reader) for _ in range(count)]
 
 
 def _records_in(data: bytes) -> int:

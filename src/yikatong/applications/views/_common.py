@@ -62,7 +62,7 @@ def safe_next(request, value: str, default: str) -> str:
 def policy_choices(scope: Scope) -> list[tuple[str, str]]:
     """Policies in force that the reader sees (their line for departments)."""
     return [(p.code, f"{p.name}（{p.code}）")
-            for p in policies_visible(scope, status=PolicyStatus.ACTIVE).only("code", "name")[:CHOICES_LIMIT]]
+            for p in policies_visible(scope, status=PolicyStatus.ACTIVE).select_related(None).only("code", "name")[:CHOICES_LIMIT]]
 
 
 def region_choices(scope: Scope, level: int) -> list[tuple[str, str]]:

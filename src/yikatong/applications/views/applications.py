@@ -5,7 +5,6 @@ deadline, notice, objections and the actions its state allows; the typed entry f
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import QuerySet
-from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -14,15 +13,24 @@ from yikatong.core import clock
 from yikatong.core.errors import DomainError, ScopeError
 from yikatong.core.identity import validate_resident_id
 from yikatong.core.scope import Scope
+from yikatong.policies.rules import max_amount
 from yikatong.policies.selectors import policies_visible
 from yikatong.registry import selectors as registry_selectors
 from yikatong.registry.models import PayeeAccount
 from yikatong.registry.services import beneficiary_lookup
 
 from .. import rules, selectors, services, workflow
-from ..forms import BATCH_ACTIONS, BatchForm, CorrectForm, EntryForm, NoteForm, ReasonForm
-from ..models import Application, Status
-from ..services.entry import OUT_OF_SCOPE, application_entry_field_names, application_enter
+from ..forms import (
+    BATCH_ACTIONS,
+    ApplicationFilterForm,
+    BatchForm,
+    CorrectForm,
+    EntryForm,
+    NoteForm,
+    ReasonForm,
+)
+from ..models import Application
+from ..services.entry import OUT_OF_SCOPE, application_enter
 from ..services.online import application_documents
 from ._common import (
     can,
@@ -74,8 +82,6 @@ def pop_batch_results(request) -> dict | None:
 
 @login_required
 def application_list(request):
-    from ..forms import ApplicationFilterForm
-
     scope = scope_for(request, "application.view")
     filters = ApplicationFilterForm(request.GET or None, policy_choices=policy_choices(scope))
     try:
@@ -117,7 +123,7 @@ def application_batch(request):
         return redirect(next_url)
     action = form.cleaned_data["action"]
     if action not in dict(batch_actions_for(scope)):
-        raise ScopeError("无权执行此操作：您的角色不能办理“%s”。" % BATCH_ACTIONS[action][0], code="forbidden")
+        raise ScopeError(f"无权执行此操作：您的角色不能办理“{BATCH_ACTIONS[action][0]}”。", code="forbidden")
     service, text_field = BATCH_SERVICES[action]
     ids = form.cleaned_data["ids"]
     results = service(actor=scope, application_ids=ids, **{text_field: form.cleaned_data[text_field]})
@@ -162,6 +168,14 @@ def _correct_initial(app: Application) -> dict:
             "remarks": app.remarks}
 
 
+def _events(scope: Scope, app: Application) -> list:
+    events = list(selectors.application_history(scope, app.pk))
+    for event in events:
+        event.from_label = workflow.STATUS_LABELS.get(event.from_status, event.from_status)
+        event.to_label = workflow.STATUS_LABELS.get(event.to_status, event.to_status)
+    return events
+
+
 def _detail_context(scope: Scope, app: Application, **forms) -> dict:
     row = selectors.application_rows([app])[0]
     actions = _actions(scope, app)
@@ -170,7 +184,7 @@ def _detail_context(scope: Scope, app: Application, **forms) -> dict:
         "title": f"申报 {app.number}",
         "app": app,
         "row": row,
-        "events": selectors.application_history(scope, app.pk),
+        "events": _events(scope, app),
         "entries": entries,
         "objections": list(app.objections.select_related("notice").order_by("created_at", "pk")),
         "documents": list(application_documents(app)),
@@ -238,6 +252,8 @@ def application_act(request, pk: int, action: str):
             raise
         except DomainError as exc:
             status = show_error(form, exc)
+            if action not in _actions(scope, _get(scope, pk)):
+                messages.error(request, exc.message)  # the state changed: its form is not on the page
         else:
             messages.success(request, f"申报 {app.number} {done}，当前状态：{app.get_status_display()}。")
             return redirect("applications:detail", pk=app.pk)
@@ -276,7 +292,7 @@ def application_create(request):
         form = _entry_form(scope, request.POST)
         if form.is_valid():
             try:
-                app = application_enter(actor=scope, **{k: form.cleaned_data[k] for k in application_entry_field_names})
+                app = application_enter(actor=scope, **form.cleaned_data)
             except DomainError as exc:
                 status = show_error(form, exc)
             else:
@@ -318,13 +334,9 @@ def entry_standard(request):
     if policy is not None:
         context["cycle_hint"] = rules.PERIOD_KIND_LABELS[rules.CYCLE_PERIOD_KIND[policy.cycle]]
         try:
-            _amount, context["standard"] = rules.clean_amount(
-                policy, None if policy.standard_amount or policy.standard_type != "fixed" else "0.01",
-                quantity=rules.clean_quantity(request.GET.get("quantity")), tier=request.GET.get("tier", ""))
+            quantity = rules.clean_quantity(request.GET.get("quantity"))
+            context["standard"] = max_amount(policy, quantity, request.GET.get("tier", "").strip() or None)
         except DomainError as exc:
             context["message"] = exc.message
     return render(request, "applications/_standard.html", context)
 
-
-def status_badge(status: str) -> HttpResponse:  # pragma: no cover - template helper kept for symmetry
-    return HttpResponse(Status(status).label)

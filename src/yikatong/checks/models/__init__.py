@@ -1,3 +1,4 @@
+from .findings import CheckRun, CheckSubject, Finding, FindingEvent, RuleConfig, Severity
 from .sources import (
     SOURCE_MODELS,
     CadreRelativeRow,
@@ -16,6 +17,12 @@ from .sources import (
 )
 
 __all__ = [
+    "CheckRun",
+    "CheckSubject",
+    "Finding",
+    "FindingEvent",
+    "RuleConfig",
+    "Severity",
     "SOURCE_MODELS",
     "CadreRelativeRow",
     "CreditListEntry",

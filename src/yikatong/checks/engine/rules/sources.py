@@ -1,0 +1,192 @@
+"""Rules against the shared data of other departments (current import of each source, joined on id_digest):
+R02 death, R04/R05 social security card, R07–R10 means tests, R13 village cadres, R15 household registration."""
+
+from django.db.models import Exists, F, IntegerField, JSONField, OuterRef, Q, Subquery, Sum, Value
+from django.db.models.functions import Coalesce, JSONObject, Substr
+
+from yikatong.checks.models import (
+    CadreRelativeRow,
+    CheckSubject,
+    DeathRow,
+    EnterpriseRow,
+    HouseholdRow,
+    PublicStaffRow,
+    RealEstateRow,
+    SscCardRow,
+    VehicleRow,
+)
+from yikatong.registry.models.accounts import UNPAYABLE_CARD_STATUSES
+
+from .. import catalogue
+from ..context import Group, RuleContext
+from ..sql import Hits, json_object, masked_name, table, text_param, uuid_param
+from .base import hits, masked, row_evidence, rule
+
+REVIEW = catalogue.REVIEW
+UNPAYABLE = [str(status) for status in UNPAYABLE_CARD_STATUSES]
+ENTERPRISE_CAPACITIES = ["法定代表人", "股东"]
+
+
+def _rows(model, import_id):
+    return model.objects.filter(source_import_id=import_id, id_digest=OuterRef("id_digest"))
+
+
+@rule("R02")
+def r02(ctx: RuleContext, group: Group):
+    """Dead before the first day of the period: the catalogue severity (block). Dead inside the period: a
+    review case for the department. A death after the period is no finding."""
+    imp = ctx.current_import("death")
+    deaths = _rows(DeathRow, imp)
+    before = deaths.filter(death_date__lt=OuterRef("first_day"))
+    within = deaths.filter(death_date__gte=OuterRef("first_day"), death_date__lte=OuterRef("last_day"))
+    subjects = ctx.subjects(group)
+    fields = {"death_date": F("death_date"), "period_first_day": OuterRef("first_day"),
+              "period_last_day": OuterRef("last_day")}
+    return [
+        hits(subjects.filter(Exists(before)), ekey="before", severity=group.severity,
+             evidence=row_evidence(before, "death", imp, **fields)),
+        hits(subjects.filter(Exists(within)).exclude(Exists(before)), ekey="within", severity=REVIEW,
+             evidence=row_evidence(within, "death", imp, **fields)),
+    ]
+
+
+def _card_fields():
+    return {"account_masked": F("account_masked"), "bank_name": F("bank_name"), "card_status": F("card_status"),
+            "account_matches": Value(True)}
+
+
+@rule("R04")
+def r04(ctx: RuleContext, group: Group):
+    """The payee account (a social security card account) is not among the person's cards in the ssc_card
+    source; or the card holder's name there differs from the beneficiary's name. Transitional other-bank
+    accounts and corporate accounts are recorded exceptions and are not compared with the card."""
+    imp = ctx.current_import("ssc_card")
+    cards = _rows(SscCardRow, imp)
+    same_account = cards.filter(account_digest=OuterRef("account_digest"))
+    other_name = cards.exclude(name=OuterRef("beneficiary__name"))
+    subjects = ctx.subjects(group)
+    account_fields = {"account_masked": F("account_masked"), "bank_name": F("bank_name"),
+                      "card_status": F("card_status"), "payee_account_masked": OuterRef("payee_account__account_masked")}
+    name_fields = {"account_masked": F("account_masked"), "bank_name": F("bank_name"),
+                   "beneficiary_name": masked(OuterRef("beneficiary__name")), "name_matches": Value(False)}
+    return [
+        hits(subjects.filter(payee_account__kind="ssc_card").filter(Exists(cards)).exclude(Exists(same_account)),
+             ekey="account", severity=group.severity,
+             evidence=row_evidence(cards, "ssc_card", imp, **account_fields)),
+        hits(subjects.filter(beneficiary__kind="person").filter(Exists(other_name)),
+             ekey="name", severity=group.severity,
+             evidence=row_evidence(other_name, "ssc_card", imp, **name_fields)),
+    ]
+
+
+@rule("R05", needs_source=False)
+def r05(ctx: RuleContext, group: Group):
+    """The card of the payee account is not activated, lost or cancelled — in the ssc_card source or on the
+    payee account itself (refreshed from the card bank)."""
+    imp = ctx.current_import("ssc_card")
+    subjects = ctx.subjects(group)
+    account_bad = Q(payee_account__card_status__in=UNPAYABLE)
+    account_evidence = JSONObject(source=Value("payee_account"), payee_account_id=F("payee_account_id"),
+                                  account_masked=F("payee_account__account_masked"),
+                                  bank_name=F("payee_account__bank_name"),
+                                  card_status=F("payee_account__card_status"))
+    if imp is None:
+        return [hits(subjects.filter(account_bad), ekey="", severity=group.severity, evidence=account_evidence)]
+    bad_cards = _rows(SscCardRow, imp).filter(account_digest=OuterRef("account_digest"), card_status__in=UNPAYABLE)
+    evidence = Coalesce(row_evidence(bad_cards, "ssc_card", imp, **_card_fields()), account_evidence,
+                        output_field=JSONField())
+    return [hits(subjects.filter(account_bad | Q(Exists(bad_cards))), ekey="", severity=group.severity,
+                 evidence=evidence)]
+
+
+def _exists_rule(ctx: RuleContext, group: Group, model, source: str, fields: dict, **filters):
+    imp = ctx.current_import(source)
+    rows = _rows(model, imp).filter(**filters)
+    return [hits(ctx.subjects(group).filter(Exists(rows)), ekey="", severity=group.severity,
+                 evidence=row_evidence(rows, source, imp, **fields))]
+
+
+@rule("R07")
+def r07(ctx: RuleContext, group: Group):
+    return _exists_rule(ctx, group, PublicStaffRow, "public_staff", {"employer": F("employer")})
+
+
+@rule("R08")
+def r08(ctx: RuleContext, group: Group):
+    return _exists_rule(ctx, group, VehicleRow, "vehicle",
+                        {"plate": masked("plate"), "vehicle_type": F("vehicle_type"),
+                         "registered_on": F("registered_on")})
+
+
+@rule("R09")
+def r09(ctx: RuleContext, group: Group):
+    return _exists_rule(ctx, group, EnterpriseRow, "enterprise",
+                        {"enterprise_name": F("enterprise_name"), "credit_code": F("credit_code"),
+                         "capacity": F("capacity")},
+                        capacity__in=ENTERPRISE_CAPACITIES)
+
+
+@rule("R10")
+def r10(ctx: RuleContext, group: Group):
+    """More properties than the policy allows (parameter max_properties, default 1), summed over the rows."""
+    imp = ctx.current_import("real_estate")
+    limit = int(group.param("max_properties") if group.param("max_properties") is not None else 1)
+    rows = _rows(RealEstateRow, imp)
+    total = Subquery(rows.order_by().values("id_digest").annotate(total=Sum("property_count")).values("total")[:1],
+                     output_field=IntegerField())
+    subjects = ctx.subjects(group).filter(Exists(rows)).annotate(property_total=total).filter(property_total__gt=limit)
+    return [hits(subjects, ekey="", severity=group.severity,
+                 evidence=row_evidence(rows, "real_estate", imp, property_count=OuterRef("property_total"),
+                                       max_properties=Value(limit), floor_area=F("floor_area")))]
+
+
+@rule("R13")
+def r13(ctx: RuleContext, group: Group):
+    """The person is listed in the cadre_relative source (as a relative, or as the cadre himself), or is the
+    cadre named by other rows. Raw SQL: the cadre branch joins on cadre_id_digest, which has no index, so it
+    must be a join (hashed on PostgreSQL, an automatic index on SQLite), not a correlated subquery."""
+    imp = uuid_param(ctx.current_import("cadre_relative"))
+    cadre, subject = table(CadreRelativeRow), table(CheckSubject)
+    ids = ", ".join(["%s"] * len(group.policy_ids))
+    evidence = json_object(
+        ("source", "'cadre_relative'"), ("import_id", text_param()), ("row_id", "c.id"),
+        ("row_number", "c.row_number"), ("name", masked_name("c.name")), ("cadre_name", masked_name("c.cadre_name")),
+        ("relation", "c.relation"), ("is_cadre", "m.is_cadre"),
+    )
+    sql = f"""
+        SELECT m.sid AS sid, m.ekey AS ekey, {text_param()} AS sev, {evidence} AS ev
+        FROM (
+            SELECT s.id AS sid, 'person' AS ekey, MIN(c.id) AS rid, 0 AS is_cadre
+            FROM {subject} s JOIN {cadre} c ON c.id_digest = s.id_digest AND c.source_import_id = %s
+            WHERE s.run_id = %s AND s.policy_id IN ({ids})
+            GROUP BY s.id
+            UNION ALL
+            SELECT s.id, 'cadre', MIN(c.id), 1
+            FROM {subject} s JOIN {cadre} c ON c.cadre_id_digest = s.id_digest AND c.source_import_id = %s
+            WHERE s.run_id = %s AND s.policy_id IN ({ids})
+              AND NOT EXISTS (SELECT 1 FROM {cadre} p WHERE p.source_import_id = %s AND p.id_digest = s.id_digest)
+            GROUP BY s.id
+        ) m JOIN {cadre} c ON c.id = m.rid
+    """
+    params = (group.severity, str(ctx.current_import("cadre_relative")),
+              imp, ctx.run.pk, *group.policy_ids, imp, ctx.run.pk, *group.policy_ids, imp)
+    return [Hits(sql, params)]
+
+
+@rule("R15")
+def r15(ctx: RuleContext, group: Group):
+    """No household registration inside the paying region (the county of the subject's region by default;
+    parameter level = county | township | village), including no household row at all."""
+    imp = ctx.current_import("household")
+    length = catalogue.REGION_LEVELS[group.param("level") or "county"]
+    rows = _rows(HouseholdRow, imp)
+    local = rows.annotate(prefix=Substr("region_code", 1, length)).filter(
+        prefix=Substr(OuterRef("region_id"), 1, length))
+    evidence = Coalesce(
+        row_evidence(rows, "household", imp, household_number=F("household_number"), region_code=F("region_code"),
+                     paying_region=Substr(OuterRef("region_id"), 1, length), found=Value(True)),
+        JSONObject(source=Value("household"), import_id=Value(str(imp)), found=Value(False),
+                   paying_region=Substr("region_id", 1, length)),
+        output_field=JSONField(),
+    )
+    return [hits(ctx.subjects(group).exclude(Exists(local)), ekey="", severity=group.severity, evidence=evidence)]

@@ -1,0 +1,286 @@
+"""Set-based loading of one source import, the switch that puts it in force, and the purge.
+
+Pipeline (constant memory): the main process reads the file with core.tabular (one row at a time) and
+cuts it into chunks of CHUNK_ROWS rows; a pool of WORKERS forked processes parses, validates, encrypts
+and digests each chunk (spec.parse_chunk) and hands back database rows as COPY text (PostgreSQL) or
+tuples (SQLite); the main process writes each chunk in its own short transaction (COPY on PostgreSQL,
+executemany on SQLite) while the workers prepare the next ones. At most 2 × WORKERS chunks are in
+flight, whatever the file size.
+
+The rows of an import are invisible while it loads: readers only read rows of the import SourceState
+points to. Once everything is loaded and duplicates are rejected, `switch` moves the pointer in one short
+transaction (select_for_update on the SourceState row: concurrent imports of one source serialize and
+the later switch wins). A failed import deletes its own rows (`delete_rows`); `purge` removes rows of
+superseded imports, keeping the import in force and the one just before it (a reader that started
+before the switch finishes on intact rows), and reaps imports whose process died while loading.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from yikatong.core import crypto, masking
+from yikatong.core.models import JobProgress
+
+from ..models import SOURCE_MODELS, SourceImport, SourceImportError, SourceState
+from . import spec as specs
+
+CHUNK_ROWS = 20_000
+STALE_AFTER = dt.timedelta(hours=12)
+INTERRUPTED = "导入中断：处理进程意外停止，本次导入未生效，请重新导入。"
+ERROR_COPY_THRESHOLD = 500
+PURGE_LOOKBACK = 50
+
+
+def worker_count() -> int:
+    """Parse/encrypt processes (setting YIKATONG_SOURCE_IMPORT_WORKERS, default 2; 0 = in-process)."""
+    value = getattr(settings, "YIKATONG_SOURCE_IMPORT_WORKERS", None)
+    if value is None:
+        value = os.environ.get("YIKATONG_SOURCE_IMPORT_WORKERS", "2")
+    return max(0, int(value))
+
+
+# -- reading and parsing --------------------------------------------------------------------------------
+def read_chunks(table, spec: specs.SourceSpec, chunk_rows: int | None = None) -> Iterator[list[tuple]]:
+    """(row_number, cells in the spec's column order) in lists of `chunk_rows` (default CHUNK_ROWS)."""
+    chunk_rows = chunk_rows or CHUNK_ROWS
+    columns = spec.columns
+    chunk: list[tuple] = []
+    append = chunk.append
+    for number, row in table:
+        append((number, *[row[c] for c in columns]))
+        if len(chunk) >= chunk_rows:
+            yield chunk
+            chunk = []
+            append = chunk.append
+    if chunk:
+        yield chunk
+
+
+def parsed_chunks(code: str, chunks: Iterable[list[tuple]], ctx: specs.Context,
+                  workers: int) -> Iterator[specs.ChunkResult]:
+    """Results in file order. With workers, a forked pool and a bounded window of chunks in flight."""
+    iterator = iter(chunks)
+    first = next(iterator, None)
+    if first is None:
+        return
+    second = next(iterator, None)
+    if workers <= 0 or second is None:  # small files: forking costs more than it saves
+        yield specs.parse_chunk(code, first, ctx)
+        if second is not None:
+            yield specs.parse_chunk(code, second, ctx)
+        for chunk in iterator:
+            yield specs.parse_chunk(code, chunk, ctx)
+        return
+    # Keys are read before forking so every worker inherits them instead of racing to create key files.
+    crypto.keyring()
+    crypto._digest_base()  # noqa: SLF001
+    pending: deque = deque()
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        try:
+            for chunk in (first, second):
+                pending.append(pool.submit(specs.parse_chunk, code, chunk, ctx))
+            for chunk in iterator:
+                if len(pending) >= 2 * workers:
+                    yield pending.popleft().result()
+                pending.append(pool.submit(specs.parse_chunk, code, chunk, ctx))
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            for future in pending:
+                future.cancel()
+
+
+# -- writing --------------------------------------------------------------------------------------------
+class Loader:
+    """Writes the rows and refusals of one import into the source's table (one transaction per chunk)."""
+
+    def __init__(self, imp: SourceImport, conn=None):
+        self.conn = conn or connection
+        self.imp = imp
+        self.spec = specs.SPECS[imp.source]
+        self.model = SOURCE_MODELS[imp.source]
+        self.table = self.conn.ops.quote_name(self.model._meta.db_table)
+        self.pg = self.conn.vendor == "postgresql"
+        self.db_import_id = SourceImport._meta.pk.get_db_prep_value(imp.pk, self.conn)
+        self.columns = self.spec.db_columns
+
+    def context(self, limit: dt.date) -> specs.Context:
+        return specs.Context(import_id=str(self.db_import_id), limit=limit, fmt=specs.PG if self.pg else specs.SQLITE)
+
+    def write(self, result: specs.ChunkResult) -> None:
+        with transaction.atomic(using=self.conn.alias):
+            if result.loaded:
+                self._write_rows(result.payload)
+            self.add_errors(result.errors)
+
+    def _write_rows(self, payload) -> None:
+        names = ", ".join(self.conn.ops.quote_name(c) for c in self.columns)
+        with self.conn.cursor() as cursor:
+            if self.pg:
+                with cursor.cursor.copy(f"COPY {self.table} ({names}) FROM STDIN") as copy:
+                    copy.write(payload)
+            else:
+                marks = ", ".join(["%s"] * len(self.columns))
+                cursor.executemany(f"INSERT INTO {self.table} ({names}) VALUES ({marks})", payload)
+
+    def add_errors(self, errors: list[tuple]) -> None:
+        """errors: (row_number, column, value, reason)."""
+        if not errors:
+            return
+        if self.pg and len(errors) > ERROR_COPY_THRESHOLD:
+            table = self.conn.ops.quote_name(SourceImportError._meta.db_table)
+            with self.conn.cursor() as cursor:
+                with cursor.cursor.copy(
+                    f'COPY {table} (source_import_id, row_number, "column", value, reason) FROM STDIN'
+                ) as copy:
+                    for number, column, value, reason in errors:
+                        copy.write_row((self.imp.pk, number, column, value, reason))
+            return
+        SourceImportError.objects.bulk_create(
+            [SourceImportError(source_import_id=self.imp.pk, row_number=number, column=column, value=value,
+                               reason=reason) for number, column, value, reason in errors],
+            batch_size=1000,
+        )
+
+    # -- duplicates ------------------------------------------------------------------------------------
+    def reject_duplicates(self) -> int:
+        """Later rows of a natural key already met in this import: refused ("与第 N 行重复") and removed.
+        Returns how many rows were removed."""
+        keys = self.spec.key
+        same = "IS NOT DISTINCT FROM" if self.pg else "IS"
+        select_keys = ", ".join(f"{k} AS k{i}" for i, k in enumerate(keys))
+        group = ", ".join(keys)
+        join = " AND ".join(f"r.{k} {same} f.k{i}" for i, k in enumerate(keys))
+        shown = "r.id_enc" if keys[0] == "id_digest" else f"r.{keys[0]}"
+        sql = (
+            f"SELECT r.id, r.row_number, f.first_row, {shown} FROM {self.table} r "
+            f"JOIN (SELECT {select_keys}, MIN(row_number) AS first_row FROM {self.table} "
+            f"      WHERE source_import_id = %s GROUP BY {group} HAVING COUNT(*) > 1) f ON {join} "
+            f"WHERE r.source_import_id = %s AND r.row_number > f.first_row ORDER BY r.row_number"
+        )
+        removed = 0
+        with self.conn.cursor() as cursor:
+            cursor.execute(sql, [self.db_import_id, self.db_import_id])
+            while batch := cursor.fetchmany(1000):
+                self._remove(batch)
+                removed += len(batch)
+        return removed
+
+    def _remove(self, batch: list[tuple]) -> None:
+        spec = self.spec
+        errors = []
+        for _pk, number, first, shown in batch:
+            if spec.key[0] == "id_digest":
+                value = masking.mask_id_number(crypto.decrypt_text(shown))
+            else:
+                value = str(shown)
+            errors.append((number, spec.key_column, value, f"与第 {first} 行重复：{spec.key_reason}"))
+        with transaction.atomic(using=self.conn.alias):
+            ids = [row[0] for row in batch]
+            marks = ", ".join(["%s"] * len(ids))
+            with self.conn.cursor() as cursor:
+                cursor.execute(f"DELETE FROM {self.table} WHERE id IN ({marks})", ids)
+            self.add_errors(errors)
+
+    # -- counts and cleaning -------------------------------------------------------------------------------
+    def rejected_rows(self) -> int:
+        return (SourceImportError.objects.filter(source_import_id=self.imp.pk)
+                .values("row_number").distinct().count())
+
+    def delete_rows(self) -> None:
+        """Remove everything this import wrote (rows and refusals): a failed import leaves nothing behind."""
+        delete_import_rows(self.imp, conn=self.conn)
+        SourceImportError.objects.filter(source_import_id=self.imp.pk).delete()
+
+
+def delete_import_rows(imp: SourceImport, conn=None) -> int:
+    conn = conn or connection
+    model = SOURCE_MODELS[imp.source]
+    with conn.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {conn.ops.quote_name(model._meta.db_table)} WHERE source_import_id = %s",
+            [SourceImport._meta.pk.get_db_prep_value(imp.pk, conn)],
+        )
+        return cursor.rowcount
+
+
+# -- switch and purge -------------------------------------------------------------------------------------
+def _state(source: str) -> None:
+    SourceState.objects.get_or_create(source=source)  # safe under races: get_or_create retries the get
+
+
+def switch(imp: SourceImport, *, on_switch=None) -> SourceImport | None:
+    """Put `imp` in force: one short transaction holding the source's SourceState row. The import in
+    force until now is superseded and returned. `on_switch(previous)` runs inside the transaction (the
+    audit event), so the switch and its record commit together."""
+    _state(imp.source)
+    with transaction.atomic():
+        state = SourceState.objects.select_for_update().get(source=imp.source)
+        previous = None
+        if state.current_import_id and state.current_import_id != imp.pk:
+            previous = SourceImport.objects.select_for_update().get(pk=state.current_import_id)
+            previous.status = SourceImport.Status.SUPERSEDED
+            previous.save(update_fields=["status"])
+        now = timezone.now()
+        imp.status = SourceImport.Status.ACTIVE
+        imp.finished_at = now
+        imp.save(update_fields=["status", "finished_at", "total_rows", "accepted", "rejected", "message"])
+        state.current_import = imp
+        state.switched_at = now
+        state.save(update_fields=["current_import", "switched_at"])
+        if on_switch is not None:
+            on_switch(previous)
+    return previous
+
+
+def reap_interrupted(source: str) -> list[SourceImport]:
+    """Imports still 'loading' whose process is gone (their job ended, or they are older than
+    STALE_AFTER): marked failed, their rows deleted."""
+    cutoff = timezone.now() - STALE_AFTER
+    loading = SourceImport.objects.filter(source=source, status=SourceImport.Status.LOADING)
+    ended = [JobProgress.Status.SUCCEEDED, JobProgress.Status.FAILED]
+    reaped = []
+    for imp in loading.filter(created_at__lt=cutoff) | loading.filter(job__status__in=ended):
+        with transaction.atomic():
+            locked = SourceImport.objects.select_for_update().get(pk=imp.pk)
+            if locked.status != SourceImport.Status.LOADING:
+                continue
+            delete_import_rows(locked)
+            SourceImportError.objects.filter(source_import_id=locked.pk).delete()
+            locked.status = SourceImport.Status.FAILED
+            locked.message = INTERRUPTED
+            locked.finished_at = timezone.now()
+            locked.save(update_fields=["status", "message", "finished_at"])
+        reaped.append(locked)
+    return reaped
+
+
+def purge(source: str) -> int:
+    """Delete rows of superseded and failed imports of `source`, except the import in force and the one
+    in force just before it. Holds the SourceState row while deleting, so a concurrent switch cannot
+    change what is kept. Returns the number of rows deleted."""
+    _state(source)
+    deleted = 0
+    with transaction.atomic():
+        state = SourceState.objects.select_for_update().get(source=source)
+        keep = {state.current_import_id}
+        previous = (SourceImport.objects.filter(source=source, status=SourceImport.Status.SUPERSEDED)
+                    .order_by("-finished_at").values_list("pk", flat=True).first())
+        keep.add(previous)
+        # Every purge leaves at most two imports with rows, so only the latest few can still hold any.
+        candidates = (SourceImport.objects.filter(
+            source=source, status__in=[SourceImport.Status.SUPERSEDED, SourceImport.Status.FAILED])
+            .exclude(pk__in=[pk for pk in keep if pk]).order_by("-created_at"))
+        for imp in candidates.only("pk", "source")[:PURGE_LOOKBACK]:
+            deleted += delete_import_rows(imp)
+    return deleted
