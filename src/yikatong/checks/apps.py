@@ -12,3 +12,9 @@ class ChecksConfig(AppConfig):
 
         register_sources()
         # -- end of sources block --
+
+        # -- rule engine: permissions and the approval gate (engine/, selectors_findings.py) --
+        from yikatong.checks.engine.setup import install_engine
+
+        install_engine()
+        # -- end of rule engine block --

@@ -70,6 +70,8 @@ _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
 _LUHN_DOUBLE = {str(d): (2 * d if d < 5 else 2 * d - 9) for d in range(10)}
 _COPY_ESCAPE = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_NULL = "\\N"
+_BYTEA = "\\\\x"  # COPY text of a bytea in hex: \\x…
 _ZERO = Decimal(0)
 
 
@@ -127,7 +129,8 @@ class Protector:
         ring = crypto.keyring()
         self._encrypt = ring.ciphers[ring.current_id].encrypt
         self._header = ring.header
-        self._mac = crypto._digest_base()  # noqa: SLF001 - the same digest key and construction
+        base = crypto._digest_base()  # noqa: SLF001 - the same digest key and construction
+        self._mac = getattr(base, "_hmac", None) or base  # the OpenSSL object itself: no Python wrapper
         self._nonces = b""
         self._pos = 0
         self.pid = os.getpid()
@@ -140,18 +143,18 @@ class Protector:
         self._pos = start + crypto.NONCE_SIZE
         return self._nonces[start:self._pos]
 
-    def protect(self, kind: str, normalized: str) -> tuple[bytes, str]:
+    def encrypt(self, normalized: str) -> bytes:
         nonce = self._nonce()
         header = self._header
-        blob = header + nonce + self._encrypt(nonce, normalized.encode(), header)
-        mac = self._mac.copy()
-        mac.update(f"{kind}:{normalized}".encode())
-        return blob, mac.hexdigest()
+        return header + nonce + self._encrypt(nonce, normalized.encode(), header)
 
     def digest(self, kind: str, normalized: str) -> str:
         mac = self._mac.copy()
         mac.update(f"{kind}:{normalized}".encode())
         return mac.hexdigest()
+
+    def protect(self, kind: str, normalized: str) -> tuple[bytes, str]:
+        return self.encrypt(normalized), self.digest(kind, normalized)
 
 
 _protector: Protector | None = None
@@ -249,29 +252,51 @@ def duplicate_reason(kind: str, first_row: int) -> str:
     return f"与第 {first_row} 行为同一{'单位' if kind == ORGANIZATION else '人'}（{what}相同）：同一期间每个补贴对象只能申报一次，请删除重复的行"
 
 
+def _stage_line(row_no, digest, name, id_blob, id_masked, gender, birth_iso, region, phone_blob, phone_digest,
+                phone_masked, acc_blob, acc_digest, acc_masked, bank, quantity, tier, amount, remarks, raw) -> str:
+    """One accepted row as a line of PostgreSQL COPY text (STAGE_COLUMNS order); free text is escaped."""
+    esc = _COPY_ESCAPE
+    return "\t".join((
+        str(row_no), "1", digest, name.translate(esc), _BYTEA + id_blob.hex(), id_masked,
+        _NULL if gender is None else gender, _NULL if birth_iso is None else birth_iso, region,
+        _NULL if phone_blob is None else _BYTEA + phone_blob.hex(), phone_digest, phone_masked,
+        _BYTEA + acc_blob.hex(), acc_digest, acc_masked, bank.translate(esc),
+        _NULL if quantity is None else quantity, tier.translate(esc), str(amount), remarks.translate(esc),
+        raw.translate(esc),
+    )) + "\n"
+
+
 # -- the block -----------------------------------------------------------------------------------------
 def check_block(context: Context, block: reader.Block) -> BlockResult:
     """Validate the rows of one block (see the module docstring)."""
     layout = context.layout
     cols = layout.columns
     person = layout.kind != ORGANIZATION
-    i_name = cols.get(NAME if person else ORG_NAME)
-    i_id = cols.get(ID_NUMBER if person else CREDIT_CODE)
-    i_acc = cols.get(ACCOUNT if person else CORPORATE_ACCOUNT)
+
+    def index(name):  # an absent column reads the "" appended to every row
+        return cols.get(name, -1)
+
+    i_name = index(NAME if person else ORG_NAME)
+    i_id = index(ID_NUMBER if person else CREDIT_CODE)
+    i_acc = index(ACCOUNT if person else CORPORATE_ACCOUNT)
     id_column = ID_NUMBER if person else CREDIT_CODE
-    acc_column = ACCOUNT if person else CORPORATE_ACCOUNT
     name_column = NAME if person else ORG_NAME
-    i_bank, i_phone, i_region = cols.get(BANK), cols.get(PHONE), cols.get(REGION)
-    i_policy, i_period, i_qty = cols.get(POLICY), cols.get(PERIOD), cols.get(QUANTITY)
-    i_amount, i_remarks, i_tier = cols.get(AMOUNT), cols.get(REMARKS), cols.get(TIER)
+    i_bank, i_phone, i_region = index(BANK), index(PHONE), index(REGION)
+    i_policy, i_period, i_qty = index(POLICY), index(PERIOD), index(QUANTITY)
+    i_amount, i_remarks, i_tier = index(AMOUNT), index(REMARKS), index(TIER)
+    width = len(layout.headers) + 1
     digest_kind = "id" if person else "uscc"
 
     policy = context.policy
     fixed_max = policy.standard_amount.quantize(Decimal("0.01")) if policy.standard_type == "fixed" else None
     policy_code, period, today = policy.code, context.period, context.today
     regions, scope_lo, scope_hi = context.regions, context.scope_lo, context.scope_hi
-    protect = protector().protect
+    guard = protector()
+    encrypt, digest_of = guard.encrypt, guard.digest
     copy_text = context.copy_text
+    cjk_name, resident_re, account_re = _CJK_NAME.fullmatch, _RESIDENT_ID.fullmatch, _ACCOUNT.fullmatch
+    mobile_re, money_re = _MOBILE.fullmatch, _MONEY.fullmatch
+    cent = Decimal("0.01")
 
     result = BlockResult()
     stage_out: list = []
@@ -282,39 +307,37 @@ def check_block(context: Context, block: reader.Block) -> BlockResult:
     for row_no, cells in reader.parse_block(block, layout):
         result.rows += 1
         result.last_row = row_no
-        width = len(cells)
-
-        def cell(index, cells=cells, width=width):
-            return cells[index] if index is not None and index < width else ""
-
+        raw = raw_text(cells)
+        if len(cells) < width:
+            cells.extend([""] * (width - len(cells)))
+        else:
+            cells.append("")
         problems: list[tuple[str, str, str]] = []
         digest = None
 
         # -- policy and period: one of each per import; empty cells take the import's values
-        code = cell(i_policy)
+        code = cells[i_policy]
         if code and code != policy_code:
             problems.append((POLICY, code, f"补贴项目编码 {code} 与本次导入的补贴项目 {policy_code} 不一致："
                                            "一个花名册只导入一个补贴项目，请按项目分开导入"))
-        text = cell(i_period)
-        if text and app_rules.normalize_period(text) != period:
+        text = cells[i_period]
+        if text and text != period and app_rules.normalize_period(text) != period:
             problems.append((PERIOD, text, f"补贴期间 {text} 与本次导入的补贴期间 {period} 不一致：请核对，或按期间分开导入"))
 
         # -- name
-        name = cell(i_name)
-        if person and _CJK_NAME.fullmatch(name):
-            pass
-        else:
+        name = cells[i_name]
+        if not (person and cjk_name(name)):
             try:
                 name = (registry_rules.clean_person_name if person else registry_rules.clean_org_name)(name)
             except DomainError as exc:
-                problems.append((name_column, name, exc.message))
+                problems.append((name_column, name[:VALUE_MAX], exc.message))
 
         # -- identifier
-        number = cell(i_id)
-        gender = birth_iso = None
+        number = cells[i_id]
+        gender = birth_iso = id_masked = None
         if person:
             fast = None
-            if len(number) == 18 and _RESIDENT_ID.fullmatch(number):
+            if len(number) == 18 and resident_re(number):
                 if number[17] == _ID_CHECK[sum(map(mul, map(int, number[:17]), _ID_WEIGHTS)) % 11]:
                     birth = _birth(number[6:14], today)
                     if birth is not None and _prefix_known(number[:6]):
@@ -329,27 +352,29 @@ def check_block(context: Context, block: reader.Block) -> BlockResult:
                 except identity.IdentityError as exc:
                     problems.append((ID_NUMBER, masking.mask_id_number(number), exc.message))
                     number = None
+            if number is not None:
+                id_masked = number[:6] + "********" + number[14:]  # = masking.mask_id_number (18 characters)
         else:
             try:
-                number = identity.validate_credit_code(number)
+                number = id_masked = identity.validate_credit_code(number)  # organizations are public
             except identity.IdentityError as exc:
                 problems.append((CREDIT_CODE, number[:VALUE_MAX], exc.message))
                 number = None
         if number is not None:
-            digest = protector().digest(digest_kind, number)
+            digest = digest_of(digest_kind, number)
             first = seen.get(digest)
             if first is not None:
                 # a later row of the same person inside this block: only the first one counts
-                problems.append((id_column, mask_value(id_column, number), duplicate_reason(layout.kind, first)))
+                problems.append((id_column, id_masked, duplicate_reason(layout.kind, first)))
                 digest = None  # not staged: its first occurrence is
             else:
                 seen[digest] = row_no
 
         # -- account and bank
-        account = cell(i_acc)
+        account = cells[i_acc]
         if person:
-            ok_account = _ACCOUNT.fullmatch(account) is not None and (
-                not identity.luhn_required(account) or _luhn_ok(account))
+            ok_account = account_re(account) is not None and (
+                not (16 <= len(account) <= 19 and account.startswith("62")) or _luhn_ok(account))
             if not ok_account:
                 try:
                     account = identity.validate_bank_account(account)
@@ -363,13 +388,13 @@ def check_block(context: Context, block: reader.Block) -> BlockResult:
             except identity.IdentityError as exc:
                 ok_account = False
                 problems.append((CORPORATE_ACCOUNT, masking.mask_account(account), exc.message))
-        bank = _bank(cell(i_bank))
-        if isinstance(bank, DomainError):
-            problems.append((BANK, cell(i_bank)[:VALUE_MAX], bank.message))
+        bank = _bank(cells[i_bank])
+        if bank.__class__ is not str:
+            problems.append((BANK, cells[i_bank][:VALUE_MAX], bank.message))
 
         # -- phone (persons only: organizations register no phone)
-        phone = cell(i_phone) if person else ""
-        if phone and not _MOBILE.fullmatch(phone):
+        phone = cells[i_phone] if person else ""
+        if phone and not mobile_re(phone):
             try:
                 phone = identity.validate_mobile(phone)
             except identity.IdentityError as exc:
@@ -377,7 +402,7 @@ def check_block(context: Context, block: reader.Block) -> BlockResult:
                 phone = ""
 
         # -- region: a known, active region within the uploader's scope
-        region = cell(i_region)
+        region = cells[i_region]
         if region not in regions:
             try:
                 code12 = region_rules.normalize_code(region)
@@ -392,29 +417,29 @@ def check_block(context: Context, block: reader.Block) -> BlockResult:
                     problems.append((REGION, region, f"行政区划 {region} 不在您的管辖范围内"))
 
         # -- quantity, tier, amount
-        qty_text = cell(i_qty)
+        qty_text = cells[i_qty]
         quantity = None
         quantity_ok = True
         if qty_text:
             if _QUANTITY.fullmatch(qty_text) and (quantity := Decimal(qty_text)) > 0:
-                quantity = quantity.quantize(Decimal("0.01"))
+                quantity = quantity.quantize(cent)
             else:
                 try:
                     quantity = app_rules.clean_quantity(qty_text)
                 except DomainError as exc:
                     problems.append((QUANTITY, qty_text[:VALUE_MAX], exc.message))
                     quantity, quantity_ok = None, False
-        tier = cell(i_tier)
-        amount_text = cell(i_amount)
+        tier = cells[i_tier]
+        amount_text = cells[i_amount]
         amount = None
         if quantity_ok:
-            if fixed_max is not None and amount_text and _MONEY.fullmatch(amount_text):
+            if fixed_max is not None and amount_text and money_re(amount_text):
                 amount = Decimal(amount_text)
                 if amount <= _ZERO:
                     amount = None
                     problems.append((AMOUNT, amount_text, f"补贴金额应大于0，当前为 {amount_text}。"))
                 elif amount > fixed_max:
-                    problems.append((AMOUNT, amount_text, f"补贴金额 {amount.quantize(Decimal('0.01'))} 元超过补贴标准上限 "
+                    problems.append((AMOUNT, amount_text, f"补贴金额 {amount.quantize(cent)} 元超过补贴标准上限 "
                                                           f"{fixed_max} 元（补贴项目 {policy_code}），请核对金额。"))
                     amount = None
             elif amount_text and _TOO_MANY_DECIMALS.fullmatch(amount_text):
@@ -427,14 +452,13 @@ def check_block(context: Context, block: reader.Block) -> BlockResult:
                     shown = {QUANTITY: qty_text, TIER: tier}.get(column, amount_text)
                     problems.append((column, shown[:VALUE_MAX], exc.message))
             if amount is not None:
-                amount = amount.quantize(Decimal("0.01"))
+                amount = amount.quantize(cent)
 
-        remarks = cell(i_remarks)
+        remarks = cells[i_remarks]
         if len(remarks) > REMARKS_MAX:
             problems.append((REMARKS, remarks[:VALUE_MAX], f"备注不能超过{REMARKS_MAX}字，实际为 {len(remarks)} 字"))
 
-        raw = raw_text(cells)
-        if problems:
+        if problems or not ok_account:
             result.rejected_rows += 1
             for column, value, reason in problems:
                 errors.append((row_no, column, value, reason, raw))
@@ -445,31 +469,25 @@ def check_block(context: Context, block: reader.Block) -> BlockResult:
             continue
 
         region_set.add(region)
-        id_blob, digest_checked = protect(digest_kind, number)
-        if person:
-            id_masked = masking.mask_id_number(number)
-        else:
-            id_masked = number  # organizations are public (SPEC §7)
+        id_blob = encrypt(number)
         if phone:
-            phone_blob, phone_digest = protect("phone", phone)
-            phone_masked = masking.mask_phone(phone)
+            phone_blob, phone_digest = encrypt(phone), digest_of("phone", phone)
+            phone_masked = phone[:3] + "****" + phone[7:]  # = masking.mask_phone (11 digits)
         else:
             phone_blob, phone_digest, phone_masked = None, "", ""
-        if not ok_account:  # pragma: no cover - ok_account False always added a problem
-            continue
-        acc_blob, acc_digest = protect("account", account)
-        values = (
-            row_no, 1, digest_checked, name, id_blob, id_masked, gender, birth_iso, region,
-            phone_blob, phone_digest, phone_masked, acc_blob, acc_digest, masking.mask_account(account), bank,
-            None if quantity is None else str(quantity), tier, str(amount), remarks, raw,
-        )
+        acc_blob, acc_digest = encrypt(account), digest_of("account", account)
+        acc_masked = "*" * (len(account) - 4) + account[-4:]  # = masking.mask_account (8+ digits)
+        quantity_text = None if quantity is None else str(quantity)
         if copy_text:
-            text_values = list(values)
-            for index in (3, 15, 17, 19, 20):  # free text: escape for COPY
-                text_values[index] = text_values[index].translate(_COPY_ESCAPE)
-            stage_out.append(_copy_line(text_values))
+            stage_out.append(_stage_line(row_no, digest, name, id_blob, id_masked, gender, birth_iso, region,
+                                         phone_blob, phone_digest, phone_masked, acc_blob, acc_digest, acc_masked,
+                                         bank, quantity_text, tier, amount, remarks, raw))
         else:
-            stage_out.append(values)
+            stage_out.append((
+                row_no, 1, digest, name, id_blob, id_masked, gender, birth_iso, region,
+                phone_blob, phone_digest, phone_masked, acc_blob, acc_digest, acc_masked, bank,
+                quantity_text, tier, str(amount), remarks, raw,
+            ))
 
     result.staged = len(stage_out)
     result.stage = "".join(stage_out).encode("utf-8") if copy_text else stage_out

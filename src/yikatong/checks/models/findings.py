@@ -131,6 +131,9 @@ class CheckSubject(models.Model):
             models.Index(fields=["run", "subject_key"], name="chk_subj_run_key"),
         ]
 
+    def __str__(self) -> str:
+        return self.subject_key
+
 
 class Finding(models.Model):
     """A rule hit on one subject, with its evidence and its resolution."""
@@ -212,3 +215,6 @@ class FindingEvent(models.Model):
 
     class Meta:
         ordering = ["finding_id", "at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.finding_id} {self.action}"

@@ -11,7 +11,7 @@ existed (codes of any era count, so old 万县 codes such as 512201 pass). Organ
 
 import datetime as dt
 
-from django.db.models import CharField, Case, F, IntegerField, Q, Value, When
+from django.db.models import Case, CharField, F, IntegerField, Q, Value, When
 from django.db.models.functions import Cast, Concat, JSONObject, Length, Substr
 
 from yikatong.core.identity import EARLIEST_BIRTH_YEAR, is_valid_credit_code, region_prefix_known

@@ -10,7 +10,7 @@ comparison uses month indexes (year × 12 + month − 1) computed from the perio
 from collections.abc import Callable
 from decimal import Decimal
 
-from django.db.models import BigIntegerField, Case, CharField, ExpressionWrapper, F, Q, QuerySet, Value, When
+from django.db.models import BigIntegerField, Case, ExpressionWrapper, F, Q, QuerySet, Value, When
 from django.db.models.functions import Cast, JSONObject, Round
 
 from yikatong.applications.models import Application
