@@ -53,6 +53,9 @@ def _add_routers() -> None:
     from yikatong.applications.api import router as applications_router
 
     api.add_router("/applications/", applications_router)
+    from yikatong.checks.api_sources import router as sources_router
+
+    api.add_router("/sources/", sources_router)
 
 
 _add_routers()

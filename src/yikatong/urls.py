@@ -12,6 +12,7 @@ urlpatterns = [
     path("applications/", include("yikatong.applications.urls")),
     path("apply/", include("yikatong.applications.urls_online")),
     path("indicators/", include("yikatong.policies.urls_indicators")),
+    path("sources/", include("yikatong.checks.urls_sources")),
     path("", include("yikatong.core.urls")),
 ]
 

@@ -19,10 +19,10 @@ NAMES = ["张伟", "王芳", "李娜", "刘洋", "陈静", "杨磊", "赵敏", "
 
 
 def person_row(seq: int, **overrides) -> dict:
-    """A valid row for WZ-001 (monthly, fixed 300.00) in 高笋塘社区; `seq` makes the person unique."""
+    """A valid row for WZ-001 (monthly, fixed 300.00) in 高笋塘社区; `seq` (< 1800) makes the person unique."""
     row = {
         "姓名": NAMES[seq % len(NAMES)] + ("" if seq < len(NAMES) else "明"),
-        "身份证号": resident_id("500101", f"19{50 + seq % 40:02d}0{1 + seq % 9}1{seq % 9}", 100 + seq),
+        "身份证号": resident_id("500101", f"19{50 + seq % 40:02d}0{1 + seq % 9}1{seq % 9}", seq % 900 + 100),
         "社保卡银行账号": luhn_account(f"6230{seq:014d}"),
         "开户银行": "重庆农村商业银行",
         "手机号码": f"139{seq:08d}",

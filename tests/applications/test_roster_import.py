@@ -499,3 +499,57 @@ def test_worker_processes_give_the_same_result(flow, settings, fmt):
     nonces = [bytes(b.id_number_enc)[2:14] for b in Beneficiary.objects.all()]
     nonces += [bytes(a.account_enc)[2:14] for a in PayeeAccount.objects.all()]
     assert len(set(nonces)) == len(nonces) == 116
+
+
+def test_free_text_round_trips_through_staging(flow):
+    rows = [person_row(0, 备注='制表\t反斜杠\\ 引号" 逗号, 换行\n下一行')]
+    ri = run_import(flow, csv_bytes(rows))
+    assert ri.accepted == 1
+    assert Application.objects.get().remarks == '制表\t反斜杠\\ 引号" 逗号, 换行\n下一行'
+
+
+def test_registered_in_another_village_of_the_township_is_refused(flow, zhang):
+    row = person_row(0, 姓名="张三丰", 身份证号=zhang.id_number_plain, 行政区划代码=TOWNSHIP,
+                     社保卡银行账号=luhn_account(f"622000{11:012d}"))
+    ri = run_import(flow, csv_bytes([row]))
+    err = ri.row_errors.get()
+    assert err.column == "行政区划代码" and f"与该对象已登记的区划 {VILLAGE} 不一致" in err.reason
+
+
+def test_an_open_application_typed_before_makes_the_row_a_duplicate(flow, zhang):
+    from .helpers import new_app
+
+    typed = new_app(flow, zhang)
+    row = person_row(0, 姓名="张三丰", 身份证号=zhang.id_number_plain, 社保卡银行账号=luhn_account(f"622000{11:012d}"),
+                     补贴金额="250")
+    ri = run_import(flow, csv_bytes([row, person_row(1)]))
+    assert (ri.accepted, ri.duplicates, ri.rejected) == (1, 1, 0)
+    assert Application.objects.filter(beneficiary=zhang).get() == typed
+
+
+def test_numbers_do_not_collide_with_existing_ones(flow, monkeypatch):
+    """The block of numbers is checked free first; a taken block makes the import draw another one."""
+    first = run_import(flow, csv_bytes([person_row(0), person_row(1)]))
+    taken = list(Application.objects.filter(roster_import=first).values_list("number", flat=True))
+    draws = iter([int(loading_offset(taken[0]) - 2), 12345])
+    monkeypatch.setattr(service.random, "SystemRandom", lambda: type("R", (), {"randrange": lambda self, *a: next(draws)})())
+    second = run_import(flow, csv_bytes([person_row(5), person_row(6)]))
+    numbers = list(Application.objects.filter(roster_import=second).values_list("number", flat=True))
+    assert numbers == [loading.encode_number("20260302", 12345 + 2), loading.encode_number("20260302", 12345 + 3)]
+
+
+def loading_offset(number: str) -> int:
+    value = 0
+    for ch in number[10:]:
+        value = value * 32 + loading.NUMBER_ALPHABET.index(ch)
+    return value
+
+
+def test_imported_for_a_county_department_each_row_gets_the_collector_in_charge(flow):
+    from yikatong.core.scope import Scope
+
+    rows = [person_row(0), person_row(1, 行政区划代码=VILLAGE2)]
+    ri = run_import(flow, csv_bytes(rows), organization=flow.world.orgs["civil"],
+                    actor=Scope.system("500101000000", reason="cli:test"))
+    collectors = dict(Application.objects.filter(roster_import=ri).values_list("roster_row", "collector__code"))
+    assert collectors == {2: "WZ-GST", 3: "WZ-TB"}

@@ -343,8 +343,12 @@ def test_an_interrupted_import_is_reaped_by_the_next_one(scopes):
     a, b = ids(2)
     ghost = source_import_start(actor=scopes["admin"], source="death",
                                 fileobj=upload(csv_bytes(HEADERS["death"], [f"{a},甲,2026-01-01"])), original_name="x.csv")
-    loader = load.Loader(ghost)
+    loader = load.Loader(ghost)  # a process that died after publishing, before the switch
+    loader.create_stage()
     loader.write(spec.parse_chunk("death", [(2, a, "甲", "2026-01-01")], loader.context(dt.date(2026, 3, 16))))
+    assert loader.publish() == 1
+    loader.drop_stage()
+    assert DeathRow.objects.filter(source_import=ghost).count() == 1
     SourceImport.objects.filter(pk=ghost.pk).update(created_at=ghost.created_at - dt.timedelta(days=1))
     imp = run_import(scopes["admin"], "death", csv_bytes(HEADERS["death"], [f"{b},乙,2026-01-01"]))
     ghost.refresh_from_db()

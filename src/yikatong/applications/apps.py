@@ -23,3 +23,8 @@ class ApplicationsConfig(AppConfig):
         from yikatong.applications.nav import register_nav
 
         register_nav()
+
+        # Collection demo data of `yikatong load-demo`; register() puts it after the policies demo it needs.
+        from yikatong.applications import demo
+
+        demo.register()

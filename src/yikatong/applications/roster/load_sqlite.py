@@ -44,7 +44,10 @@ class SqliteLoader(Loader):
     def tune(self) -> None:
         self._cache = self.scalar("PRAGMA main.cache_size")
         self._temp_cache = self.scalar("PRAGMA temp.cache_size")
-        self.execute(f"PRAGMA main.cache_size = -{CACHE_KIB}")
+        from django.conf import settings
+
+        cache_kib = int(getattr(settings, "YIKATONG_ROSTER_SQLITE_CACHE_MB", CACHE_KIB // 1024)) * 1024
+        self.execute(f"PRAGMA main.cache_size = -{cache_kib}")
         self.execute(f"PRAGMA temp.cache_size = -{TEMP_CACHE_KIB}")
 
     def untune(self) -> None:

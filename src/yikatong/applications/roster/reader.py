@@ -373,7 +373,7 @@ def _cell_value(attrs: str, inner: str | None, layout: Layout) -> tuple[int | No
         return column, _xml_text(raw)
     if style is not None and layout.date_styles and int(style or 0) in layout.date_styles:
         try:
-            return column, layout.epoch + dt.timedelta(days=number)
+            return column, layout.epoch + dt.timedelta(milliseconds=round(number * 86_400_000))
         except OverflowError:
             return column, number
     return column, number

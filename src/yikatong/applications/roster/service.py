@@ -232,6 +232,8 @@ class _Run:
                     if locked.status == RosterImport.Status.DONE:
                         return
                     self._commit(stats)
+                    before_commit = time.perf_counter()
+                self.timings["commit"] = round(time.perf_counter() - before_commit, 2)
                 log.info("roster import %s: %d rows; staged in %.1fs, file checks %.1fs, committed in %.1fs %s",
                          ri.pk, stats.rows, staged - started, checked - staged, time.perf_counter() - checked,
                          getattr(self, "timings", {}))
@@ -369,6 +371,7 @@ class _Run:
         stored = None
         try:
             stored = self._record_rejections()
+            step("rejections")
             message = (f"共 {total_rows} 行：接收 {counts['imported']} 行，拒绝 {counts['rejected']} 行，"
                        f"重复（此前已导入）{counts['duplicates']} 行。")
             RosterImport.objects.filter(pk=ri.pk).update(
@@ -385,6 +388,7 @@ class _Run:
                 "amount_total": str(amount_total),
                 "rejected_file": str(stored.pk) if stored else None,
             })
+            step("done")
         except BaseException:
             if stored is not None:  # the row goes with the rollback; the file must not stay behind
                 file_abspath(stored).unlink(missing_ok=True)

@@ -129,6 +129,7 @@ class Protector:
         ring = crypto.keyring()
         self._encrypt = ring.ciphers[ring.current_id].encrypt
         self._header = ring.header
+        self.ring = ring
         base = crypto._digest_base()  # noqa: SLF001 - the same digest key and construction
         self._mac = getattr(base, "_hmac", None) or base  # the OpenSSL object itself: no Python wrapper
         self._nonces = b""
@@ -162,7 +163,7 @@ _protector: Protector | None = None
 
 def protector() -> Protector:
     global _protector
-    if _protector is None or _protector.pid != os.getpid():
+    if _protector is None or _protector.pid != os.getpid() or _protector.ring is not crypto.keyring():
         _protector = Protector()
     return _protector
 
@@ -240,7 +241,10 @@ def mask_value(column: str, value: str) -> str:
 
 
 def raw_text(cells) -> str:
-    return RAW_SEPARATOR.join(cell.replace(RAW_SEPARATOR, " ") if RAW_SEPARATOR in cell else cell for cell in cells)
+    joined = RAW_SEPARATOR.join(cells)
+    if joined.count(RAW_SEPARATOR) != len(cells) - 1:  # a cell holds the separator itself (never in practice)
+        joined = RAW_SEPARATOR.join(cell.replace(RAW_SEPARATOR, " ") for cell in cells)
+    return joined
 
 
 def raw_cells(text: str | None) -> list[str]:
@@ -255,15 +259,20 @@ def duplicate_reason(kind: str, first_row: int) -> str:
 def _stage_line(row_no, digest, name, id_blob, id_masked, gender, birth_iso, region, phone_blob, phone_digest,
                 phone_masked, acc_blob, acc_digest, acc_masked, bank, quantity, tier, amount, remarks, raw) -> str:
     """One accepted row as a line of PostgreSQL COPY text (STAGE_COLUMNS order); free text is escaped."""
-    esc = _COPY_ESCAPE
     return "\t".join((
-        str(row_no), "1", digest, name.translate(esc), _BYTEA + id_blob.hex(), id_masked,
+        str(row_no), "1", digest, _escape(name), _BYTEA + id_blob.hex(), id_masked,
         _NULL if gender is None else gender, _NULL if birth_iso is None else birth_iso, region,
         _NULL if phone_blob is None else _BYTEA + phone_blob.hex(), phone_digest, phone_masked,
-        _BYTEA + acc_blob.hex(), acc_digest, acc_masked, bank.translate(esc),
-        _NULL if quantity is None else quantity, tier.translate(esc), str(amount), remarks.translate(esc),
-        raw.translate(esc),
+        _BYTEA + acc_blob.hex(), acc_digest, acc_masked, _escape(bank),
+        _NULL if quantity is None else quantity, _escape(tier), str(amount), _escape(remarks), _escape(raw),
     )) + "\n"
+
+
+_NEEDS_ESCAPE = re.compile(r"[\\\t\n\r]").search
+
+
+def _escape(text: str) -> str:
+    return text.translate(_COPY_ESCAPE) if _NEEDS_ESCAPE(text) else text
 
 
 # -- the block -----------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ its findings are left as they are (nothing could be checked). The working set is
 """
 
 import datetime as dt
+import time
 from collections.abc import Callable
 
 from django.db import transaction
@@ -50,15 +51,20 @@ def execute(run: CheckRun, fill: Callable[[CheckRun], int], *, progress=no_progr
     steps = len(catalogue.RULES) + 1
     today = clock.today()
     try:
+        started = time.perf_counter()
         with transaction.atomic():
             run.subjects = fill(run)
+        fill_seconds = round(time.perf_counter() - started, 3)
         progress(1, steps)
         policy_ids = list(CheckSubject.objects.filter(run_id=run.pk).values_list("policy_id", flat=True)
                           .distinct().order_by())
         settings = settings_by_policy(policy_ids)
         ctx = RuleContext(run=run, imports=current_imports(), periods=run_periods(run), today=today)
-        run.rules, run.counts = {}, {}
+        run.rules, run.counts = {"_subjects": {"seconds": fill_seconds}}, {}
         for index, rule in enumerate(catalogue.RULES, start=2):
+            if not run.subjects:
+                run.rules[rule.code] = {"label": rule.label, "skipped": "没有需要核查的对象"}
+                continue
             run.rules[rule.code], counts = _run_rule(ctx, rule, settings, today)
             if counts is not None:
                 run.counts[rule.code] = counts
@@ -83,7 +89,7 @@ def _run_rule(ctx: RuleContext, rule: catalogue.Rule, settings, today) -> tuple[
     if groups and rule.source and registered.needs_source and ctx.current_import(rule.source) is None:
         info["skipped"] = f"数据源“{SOURCE_LABELS.get(rule.source, rule.source)}”尚未导入，未核查"
         return info, None
-    now = timezone.now()
+    now, started = timezone.now(), time.perf_counter()
     with transaction.atomic():
         for group in groups:
             for hits in registered.function(ctx, group):
@@ -94,4 +100,5 @@ def _run_rule(ctx: RuleContext, rule: catalogue.Rule, settings, today) -> tuple[
         writer.record_events(ctx.run, rule.code, ctx.run.started_by, now)
     if not groups:
         info["skipped"] = "该补贴项目未启用此规则"
+    info["seconds"] = round(time.perf_counter() - started, 3)
     return info, writer.counts(ctx.run, rule.code)

@@ -30,7 +30,7 @@ def upsert(run: CheckRun, rule: str, hits: Hits, now: dt.datetime) -> None:
             decision_reason, decided_by, decided_at, first_run_id, last_seen_run_id, status_run_id,
             created_at, updated_at)
         SELECT {text_param()} || '|' || s.subject_key || '|' || h.ekey, {text_param()}, h.sev, 'open', s.subject_key,
-            s.application_id, s.ref_type, s.ref_id, s.beneficiary_id, s.policy_id, s.business_line, s.period,
+            CASE WHEN s.ref_type = '' THEN s.application_id END, s.ref_type, s.ref_id, s.beneficiary_id, s.policy_id, s.business_line, s.period,
             s.region_id, h.ekey, h.ev, '', '', '', '', NULL, %s, %s, NULL, %s, %s
         FROM ({hits.sql}) h JOIN {s} s ON s.id = h.sid
         WHERE 1 = 1

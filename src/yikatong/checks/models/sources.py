@@ -71,7 +71,12 @@ class SourceState(models.Model):
 class _SourceRow(models.Model):
     """Common columns: the import, the row number in its file, and the person's ID (encrypted + digest)."""
 
-    source_import = models.ForeignKey(SourceImport, on_delete=models.PROTECT, related_name="+")
+    # No index of its own (the (import, id_digest) index below starts with it) and no database constraint:
+    # the row-by-row check of a deferred foreign key costs about as much as the load itself (a million
+    # trigger events at commit), and rows are only written by the loader with the id of an import that
+    # exists and is never deleted (see checks/sources/load.py).
+    source_import = models.ForeignKey(SourceImport, on_delete=models.PROTECT, related_name="+",
+                                      db_index=False, db_constraint=False)
     row_number = models.PositiveIntegerField()
     id_digest = models.CharField(max_length=64)
     id_enc = models.BinaryField()

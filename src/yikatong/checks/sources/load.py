@@ -2,22 +2,24 @@
 
 Pipeline (constant memory): the main process reads the file with core.tabular (one row at a time) and
 cuts it into chunks of CHUNK_ROWS rows; a pool of WORKERS forked processes parses, validates, encrypts
-and digests each chunk (spec.parse_chunk) and hands back database rows as COPY text (PostgreSQL) or
-tuples (SQLite); the main process writes each chunk in its own short transaction (COPY on PostgreSQL,
-executemany on SQLite) while the workers prepare the next ones. At most 2 × WORKERS chunks are in
-flight, whatever the file size.
+and digests each chunk (spec.parse_chunk) and hands back rows as COPY text (PostgreSQL) or tuples
+(SQLite); the main process writes each chunk into a TEMP staging table in its own short transaction
+(COPY on PostgreSQL, executemany on SQLite) while the workers prepare the next ones. At most 2 × WORKERS
+chunks are in flight, whatever the file size. Duplicates are then refused set-based in the stage, and
+the rest is published into the source's table in one INSERT … SELECT (see Loader).
 
-The rows of an import are invisible while it loads: readers only read rows of the import SourceState
-points to. Once everything is loaded and duplicates are rejected, `switch` moves the pointer in one short
-transaction (select_for_update on the SourceState row: concurrent imports of one source serialize and
-the later switch wins). A failed import deletes its own rows (`delete_rows`); `purge` removes rows of
-superseded imports, keeping the import in force and the one just before it (a reader that started
-before the switch finishes on intact rows), and reaps imports whose process died while loading.
+The rows of an import are invisible until it is in force: readers only read rows of the import
+SourceState points to. `switch` moves that pointer in one short transaction (select_for_update on the
+SourceState row: concurrent imports of one source serialize and the later switch wins). A failed import
+deletes what it wrote (`Loader.delete_rows`); `purge` removes rows of superseded imports, keeping the
+import in force and the one just before it (a reader that started before the switch finishes on intact
+rows), and `reap_interrupted` fails imports whose process died while loading.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import multiprocessing
 import os
 from collections import deque
@@ -69,6 +71,23 @@ def read_chunks(table, spec: specs.SourceSpec, chunk_rows: int | None = None) ->
 def parsed_chunks(code: str, chunks: Iterable[list[tuple]], ctx: specs.Context,
                   workers: int) -> Iterator[specs.ChunkResult]:
     """Results in file order. With workers, a forked pool and a bounded window of chunks in flight."""
+    # The loop makes millions of short-lived tuples and strings but no reference cycles: the cyclic
+    # garbage collector would only rescan the chunks in flight, again and again.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield from _parsed_chunks(code, chunks, ctx, workers)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _worker_init() -> None:
+    gc.disable()
+
+
+def _parsed_chunks(code: str, chunks: Iterable[list[tuple]], ctx: specs.Context,
+                   workers: int) -> Iterator[specs.ChunkResult]:
     iterator = iter(chunks)
     first = next(iterator, None)
     if first is None:
@@ -85,7 +104,8 @@ def parsed_chunks(code: str, chunks: Iterable[list[tuple]], ctx: specs.Context,
     crypto.keyring()
     crypto._digest_base()  # noqa: SLF001
     pending: deque = deque()
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork")) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"),
+                             initializer=_worker_init) as pool:
         try:
             for chunk in (first, second):
                 pending.append(pool.submit(specs.parse_chunk, code, chunk, ctx))
@@ -102,20 +122,55 @@ def parsed_chunks(code: str, chunks: Iterable[list[tuple]], ctx: specs.Context,
 
 # -- writing --------------------------------------------------------------------------------------------
 class Loader:
-    """Writes the rows and refusals of one import into the source's table (one transaction per chunk)."""
+    """Loads one import through a session-private staging table, then publishes it into the source's
+    table in one INSERT … SELECT sorted by ID digest.
+
+    Why a stage: the source tables carry an index on (import, ID digest); inserting a million rows in file
+    order touches its leaf pages at random (the digests are random), which costs several times the load
+    itself. Staged rows carry no index and no WAL (a TEMP table); published in digest order, the index of
+    the new import fills page after page. The stage also holds duplicates until they are refused, so the
+    source table only ever receives the rows of the import that are kept. Chunks are written in their own
+    short transactions (a SQLite writer never holds the database for long); publishing is one transaction.
+    """
 
     def __init__(self, imp: SourceImport, conn=None):
         self.conn = conn or connection
         self.imp = imp
         self.spec = specs.SPECS[imp.source]
         self.model = SOURCE_MODELS[imp.source]
-        self.table = self.conn.ops.quote_name(self.model._meta.db_table)
+        qn = self.conn.ops.quote_name
+        self.table = qn(self.model._meta.db_table)
+        self.stage = qn(f"src_stage_{imp.pk.hex[:20]}")
         self.pg = self.conn.vendor == "postgresql"
         self.db_import_id = SourceImport._meta.pk.get_db_prep_value(imp.pk, self.conn)
-        self.columns = self.spec.db_columns
+        self.stage_columns = ", ".join(qn(c) for c in self.spec.stage_columns)
+        self._staged = False
 
     def context(self, limit: dt.date) -> specs.Context:
-        return specs.Context(import_id=str(self.db_import_id), limit=limit, fmt=specs.PG if self.pg else specs.SQLITE)
+        return specs.Context(limit=limit, fmt=specs.PG if self.pg else specs.SQLITE)
+
+    def _execute(self, sql: str, params=()) -> int:
+        with self.conn.cursor() as cursor:
+            cursor.execute(sql, list(params))
+            return cursor.rowcount
+
+    # -- stage ---------------------------------------------------------------------------------------------
+    def create_stage(self) -> None:
+        self.drop_stage()
+        if self.pg:
+            try:  # more local buffers for the stage; only possible before the session's first temp table
+                with transaction.atomic(using=self.conn.alias):
+                    self._execute("SET temp_buffers = '64MB'")
+            except Exception:  # noqa: BLE001 - an optimization; the default works too
+                pass
+            self._execute(f"CREATE TEMP TABLE {self.stage} AS SELECT {self.stage_columns} FROM {self.table} WITH NO DATA")
+        else:
+            self._execute(f"CREATE TEMP TABLE {self.stage} AS SELECT {self.stage_columns} FROM {self.table} WHERE 0")
+        self._staged = True
+
+    def drop_stage(self) -> None:
+        self._execute(f"DROP TABLE IF EXISTS {self.stage}")
+        self._staged = False
 
     def write(self, result: specs.ChunkResult) -> None:
         with transaction.atomic(using=self.conn.alias):
@@ -124,14 +179,13 @@ class Loader:
             self.add_errors(result.errors)
 
     def _write_rows(self, payload) -> None:
-        names = ", ".join(self.conn.ops.quote_name(c) for c in self.columns)
         with self.conn.cursor() as cursor:
             if self.pg:
-                with cursor.cursor.copy(f"COPY {self.table} ({names}) FROM STDIN") as copy:
+                with cursor.cursor.copy(f"COPY {self.stage} ({self.stage_columns}) FROM STDIN") as copy:
                     copy.write(payload)
             else:
-                marks = ", ".join(["%s"] * len(self.columns))
-                cursor.executemany(f"INSERT INTO {self.table} ({names}) VALUES ({marks})", payload)
+                marks = ", ".join(["%s"] * len(self.spec.stage_columns))
+                cursor.executemany(f"INSERT INTO {self.stage} ({self.stage_columns}) VALUES ({marks})", payload)
 
     def add_errors(self, errors: list[tuple]) -> None:
         """errors: (row_number, column, value, reason)."""
@@ -154,51 +208,59 @@ class Loader:
 
     # -- duplicates ------------------------------------------------------------------------------------
     def reject_duplicates(self) -> int:
-        """Later rows of a natural key already met in this import: refused ("与第 N 行重复") and removed.
-        Returns how many rows were removed."""
+        """Later rows of a natural key already met in this import: refused ("与第 N 行重复") and dropped
+        from the stage. Returns how many rows were refused."""
         keys = self.spec.key
         same = "IS NOT DISTINCT FROM" if self.pg else "IS"
         select_keys = ", ".join(f"{k} AS k{i}" for i, k in enumerate(keys))
-        group = ", ".join(keys)
-        join = " AND ".join(f"r.{k} {same} f.k{i}" for i, k in enumerate(keys))
-        shown = "r.id_enc" if keys[0] == "id_digest" else f"r.{keys[0]}"
+        join = " AND ".join(f"s.{k} {same} f.k{i}" for i, k in enumerate(keys))
+        shown = "s.id_enc" if keys[0] == "id_digest" else f"s.{keys[0]}"
         sql = (
-            f"SELECT r.id, r.row_number, f.first_row, {shown} FROM {self.table} r "
-            f"JOIN (SELECT {select_keys}, MIN(row_number) AS first_row FROM {self.table} "
-            f"      WHERE source_import_id = %s GROUP BY {group} HAVING COUNT(*) > 1) f ON {join} "
-            f"WHERE r.source_import_id = %s AND r.row_number > f.first_row ORDER BY r.row_number"
+            f"SELECT s.row_number, f.first_row, {shown} FROM {self.stage} s "
+            f"JOIN (SELECT {select_keys}, MIN(row_number) AS first_row FROM {self.stage} "
+            f"      GROUP BY {', '.join(keys)} HAVING COUNT(*) > 1) f ON {join} "
+            f"WHERE s.row_number > f.first_row ORDER BY s.row_number"
         )
-        removed = 0
-        with self.conn.cursor() as cursor:
-            cursor.execute(sql, [self.db_import_id, self.db_import_id])
-            while batch := cursor.fetchmany(1000):
-                self._remove(batch)
-                removed += len(batch)
-        return removed
+        with self.conn.cursor() as cursor:  # fetched whole: the stage is changed below
+            cursor.execute(sql)
+            found = cursor.fetchall()
+        for start in range(0, len(found), 1000):
+            self._refuse(found[start:start + 1000])
+        return len(found)
 
-    def _remove(self, batch: list[tuple]) -> None:
+    def _refuse(self, batch: list[tuple]) -> None:
         spec = self.spec
         errors = []
-        for _pk, number, first, shown in batch:
+        for number, first, shown in batch:
             if spec.key[0] == "id_digest":
                 value = masking.mask_id_number(crypto.decrypt_text(shown))
             else:
                 value = str(shown)
             errors.append((number, spec.key_column, value, f"与第 {first} 行重复：{spec.key_reason}"))
         with transaction.atomic(using=self.conn.alias):
-            ids = [row[0] for row in batch]
-            marks = ", ".join(["%s"] * len(ids))
-            with self.conn.cursor() as cursor:
-                cursor.execute(f"DELETE FROM {self.table} WHERE id IN ({marks})", ids)
+            numbers = [row[0] for row in batch]
+            marks = ", ".join(["%s"] * len(numbers))
+            self._execute(f"DELETE FROM {self.stage} WHERE row_number IN ({marks})", numbers)
             self.add_errors(errors)
 
-    # -- counts and cleaning -------------------------------------------------------------------------------
-    def rejected_rows(self) -> int:
-        return (SourceImportError.objects.filter(source_import_id=self.imp.pk)
-                .values("row_number").distinct().count())
+    # -- publish -------------------------------------------------------------------------------------------
+    def publish(self) -> int:
+        """Copy the staged rows into the source's table (still invisible: not in force), in ID digest order
+        so the (import, digest) index fills sequentially. Returns the number of rows."""
+        columns = ", ".join(self.conn.ops.quote_name(c) for c in self.spec.db_columns)
+        with transaction.atomic(using=self.conn.alias):
+            if self.pg:
+                self._execute("SET LOCAL work_mem = '128MB'")
+            return self._execute(
+                f"INSERT INTO {self.table} ({columns}) SELECT %s, {self.stage_columns} FROM {self.stage} "
+                f"ORDER BY id_digest",
+                [self.db_import_id],
+            )
 
+    # -- cleaning -------------------------------------------------------------------------------------------
     def delete_rows(self) -> None:
-        """Remove everything this import wrote (rows and refusals): a failed import leaves nothing behind."""
+        """Remove everything this import wrote (stage, rows and refusals): a failed import leaves nothing."""
+        self.drop_stage()
         delete_import_rows(self.imp, conn=self.conn)
         SourceImportError.objects.filter(source_import_id=self.imp.pk).delete()
 

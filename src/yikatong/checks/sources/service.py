@@ -140,16 +140,22 @@ def _load(imp: SourceImport, loader: load.Loader, progress) -> None:
         total = table.size_hint
         progress(0, total)
         ctx = loader.context(imp.data_date or clock.today())
-        chunks = load.read_chunks(table, spec)
-        for result in load.parsed_chunks(imp.source, chunks, ctx, load.worker_count()):
-            loader.write(result)
-            rows += result.rows
-            loaded += result.loaded
-            progress(rows, total)
-    if rows == 0:
-        raise DomainError("文件中没有数据行（只有表头）：未替换现有数据。")
-    duplicates = loader.reject_duplicates()
-    accepted = loaded - duplicates
+        loader.create_stage()
+        try:
+            chunks = load.read_chunks(table, spec)
+            for result in load.parsed_chunks(imp.source, chunks, ctx, load.worker_count()):
+                loader.write(result)
+                rows += result.rows
+                loaded += result.loaded
+                progress(rows, total)
+            if rows == 0:
+                raise DomainError("文件中没有数据行（只有表头）：未替换现有数据。")
+            duplicates = loader.reject_duplicates()
+            accepted = loader.publish() if loaded > duplicates else 0
+        finally:
+            loader.drop_stage()
+    if accepted != loaded - duplicates:
+        raise RuntimeError(f"published {accepted} rows, expected {loaded - duplicates}")
     progress(rows, rows)
     imp.total_rows, imp.accepted, imp.rejected = rows, accepted, rows - accepted
     if accepted == 0:

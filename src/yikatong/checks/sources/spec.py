@@ -43,9 +43,8 @@ class RowError(Exception):
 
 @dataclass(frozen=True)
 class Context:
-    """What a worker needs besides the rows: the import (its database id) and the reference date."""
+    """What a worker needs besides the rows: the reference date and the output format."""
 
-    import_id: str  # as the database wants it: str(uuid) on PostgreSQL, uuid.hex on SQLite
     limit: dt.date  # the data date: dates after it are refused
     fmt: str = PG
 
@@ -66,6 +65,11 @@ class SourceSpec:
     @property
     def db_columns(self) -> tuple[str, ...]:
         return COMMON_FIELDS + self.fields
+
+    @property
+    def stage_columns(self) -> tuple[str, ...]:
+        """The columns a worker fills (the import id is the same for every row and added on publish)."""
+        return COMMON_FIELDS[1:] + self.fields
 
     @property
     def header_line(self) -> str:
@@ -166,9 +170,11 @@ def resident_id(text: str, column: str, limit: dt.date) -> tuple[str, dt.date]:
 # -- identifier protection (core.crypto.protect, batched nonces) -------------------------------------
 class Protector:
     """`crypto.protect` for normalized values, cheaper: nonces come from one os.urandom call per 4096
-    values and the HMAC state is copied rather than rebuilt. Blobs and digests are exactly those of
-    core.crypto (decrypt_text / digest round trips are tested). One instance per process (after fork,
-    each worker draws its own nonces: see `protector()`)."""
+    values, and the HMAC is computed from precomputed inner and outer SHA-256 states (RFC 2104) instead
+    of copying an HMAC object. Blobs and digests are exactly those of core.crypto: the digest key is read
+    the way core.crypto reads it and checked against `crypto` on a probe value; should they ever differ,
+    the plain HMAC copy is used. One instance per process (after fork, each worker draws its own
+    nonces: see `protector()`)."""
 
     BATCH = 4096
 
@@ -177,6 +183,9 @@ class Protector:
         self._encrypt = ring.ciphers[ring.current_id].encrypt
         self._header = ring.header
         self._mac = crypto._digest_base()  # noqa: SLF001 - the same key and construction as digest()
+        self._inner, self._outer = _split_hmac()
+        if self._inner is not None and self.digest("id", "probe") != crypto._digest_normalized("id", "probe"):  # noqa: SLF001
+            self._inner = self._outer = None
         self._nonces = b""
         self._pos = 0
         self.pid = os.getpid()
@@ -189,14 +198,40 @@ class Protector:
         return self._nonces[start:self._pos]
 
     def digest(self, kind: str, normalized: str) -> str:
-        mac = self._mac.copy()
-        mac.update(f"{kind}:{normalized}".encode())
-        return mac.hexdigest()
+        message = f"{kind}:{normalized}".encode()
+        if self._inner is None:
+            mac = self._mac.copy()
+            mac.update(message)
+            return mac.hexdigest()
+        inner = self._inner.copy()
+        inner.update(message)
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.hexdigest()
 
     def protect(self, kind: str, normalized: str) -> tuple[bytes, str]:
         nonce = self._nonce()
         blob = self._header + nonce + self._encrypt(nonce, normalized.encode(), self._header)
         return blob, self.digest(kind, normalized)
+
+
+def _split_hmac():
+    """SHA-256 states after the HMAC key's inner and outer pads (None, None when the key is not found
+    the way core.crypto finds it)."""
+    import hashlib
+
+    from django.conf import settings
+
+    configured = (getattr(settings, "YIKATONG_DIGEST_KEY", "") or "").strip()
+    try:
+        text = configured or (crypto.key_dir() / crypto.DIGEST_KEY_FILE).read_text().strip()
+        key = bytes.fromhex(text)
+    except (OSError, ValueError):
+        return None, None
+    block = key.ljust(64, b"\0") if len(key) <= 64 else hashlib.sha256(key).digest().ljust(64, b"\0")
+    inner = hashlib.sha256(bytes(b ^ 0x36 for b in block))
+    outer = hashlib.sha256(bytes(b ^ 0x5C for b in block))
+    return inner, outer
 
 
 _protector: Protector | None = None
@@ -346,18 +381,23 @@ def spec_for(code: str) -> SourceSpec:
 class ChunkResult:
     rows: int = 0  # data rows seen
     loaded: int = 0  # rows for the table
-    payload: str | list = ""  # COPY text (PostgreSQL) or tuples (SQLite)
+    payload: str | list = ""  # stage_columns as COPY text (PostgreSQL) or tuples (SQLite)
     errors: list = field(default_factory=list)  # (row_number, column, value, reason)
     last_row: int = 0
+
+
+def _escape(value: str) -> str:
+    """COPY text format: backslash, tab, newline and carriage return are escaped."""
+    if "\\" in value or not value.isprintable():
+        value = value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    return value
 
 
 def _copy_text(value) -> str:
     if value is None:
         return "\\N"
     if isinstance(value, str):
-        if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
-            value = value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
-        return value
+        return _escape(value)
     if isinstance(value, bytes):
         return "\\\\x" + value.hex()
     if isinstance(value, (dt.date, int, Decimal)):
@@ -385,7 +425,6 @@ def parse_chunk(code: str, rows: list[tuple], ctx: Context) -> ChunkResult:
     spec = SPECS[code]
     result = ChunkResult(rows=len(rows))
     lines: list = []
-    import_id = ctx.import_id
     pg = ctx.fmt == PG
     for row in rows:
         number = row[0]
@@ -394,10 +433,12 @@ def parse_chunk(code: str, rows: list[tuple], ctx: Context) -> ChunkResult:
         except RowError as exc:
             result.errors.append((number, exc.column, exc.value[:200], exc.reason[:300]))
             continue
-        if pg:
-            lines.append(f"{import_id}\t{number}\t" + "\t".join([_copy_text(v) for v in values]) + "\n")
+        if pg:  # digest (hex) and blob need no escaping
+            digest, blob, name, *extra = values
+            lines.append(f"{number}\t{digest}\t\\\\x{blob.hex()}\t{_escape(name)}\t"
+                         + "\t".join([_copy_text(v) for v in extra]) + "\n")
         else:
-            lines.append((import_id, number, *[_sqlite_value(v) for v in values]))
+            lines.append((number, *[_sqlite_value(v) for v in values]))
     result.loaded = len(lines)
     result.payload = "".join(lines) if pg else lines
     if rows:

@@ -3,7 +3,17 @@
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from django.db.models import CharField, F, JSONField, OuterRef, QuerySet, Subquery, Value
+from django.db.models import (
+    BooleanField,
+    CharField,
+    Expression,
+    F,
+    JSONField,
+    OuterRef,
+    QuerySet,
+    Subquery,
+    Value,
+)
 from django.db.models.functions import Cast, Concat, JSONObject, Length, Substr
 
 from ..context import Group, RuleContext
@@ -39,6 +49,22 @@ def masked(expression) -> Concat:
         expression = F(expression)
     return Concat(Substr(expression, 1, 1), Substr(Value("*" * 20), 1, Length(expression) - 1),
                   output_field=CharField())
+
+
+class JsonBool(Expression):
+    """A JSON true/false inside JSONObject on both databases (SQLite would otherwise store 1/0)."""
+
+    output_field = BooleanField()
+
+    def __init__(self, value: bool):
+        super().__init__()
+        self.value = bool(value)
+
+    def as_sql(self, compiler, connection):
+        return ("true" if self.value else "false"), []
+
+    def as_sqlite(self, compiler, connection):
+        return ("json('true')" if self.value else "json('false')"), []
 
 
 def as_text(expression) -> Cast:

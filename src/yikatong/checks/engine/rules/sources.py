@@ -20,7 +20,7 @@ from yikatong.registry.models.accounts import UNPAYABLE_CARD_STATUSES
 from .. import catalogue
 from ..context import Group, RuleContext
 from ..sql import Hits, json_object, masked_name, table, text_param, uuid_param
-from .base import hits, masked, row_evidence, rule
+from .base import JsonBool, hits, masked, row_evidence, rule
 
 REVIEW = catalogue.REVIEW
 UNPAYABLE = [str(status) for status in UNPAYABLE_CARD_STATUSES]
@@ -52,7 +52,7 @@ def r02(ctx: RuleContext, group: Group):
 
 def _card_fields():
     return {"account_masked": F("account_masked"), "bank_name": F("bank_name"), "card_status": F("card_status"),
-            "account_matches": Value(True)}
+            "account_matches": JsonBool(True)}
 
 
 @rule("R04")
@@ -68,7 +68,7 @@ def r04(ctx: RuleContext, group: Group):
     account_fields = {"account_masked": F("account_masked"), "bank_name": F("bank_name"),
                       "card_status": F("card_status"), "payee_account_masked": OuterRef("payee_account__account_masked")}
     name_fields = {"account_masked": F("account_masked"), "bank_name": F("bank_name"),
-                   "beneficiary_name": masked(OuterRef("beneficiary__name")), "name_matches": Value(False)}
+                   "beneficiary_name": masked(OuterRef("beneficiary__name")), "name_matches": JsonBool(False)}
     return [
         hits(subjects.filter(payee_account__kind="ssc_card").filter(Exists(cards)).exclude(Exists(same_account)),
              ekey="account", severity=group.severity,
@@ -184,8 +184,8 @@ def r15(ctx: RuleContext, group: Group):
         prefix=Substr(OuterRef("region_id"), 1, length))
     evidence = Coalesce(
         row_evidence(rows, "household", imp, household_number=F("household_number"), region_code=F("region_code"),
-                     paying_region=Substr(OuterRef("region_id"), 1, length), found=Value(True)),
-        JSONObject(source=Value("household"), import_id=Value(str(imp)), found=Value(False),
+                     paying_region=Substr(OuterRef("region_id"), 1, length), found=JsonBool(True)),
+        JSONObject(source=Value("household"), import_id=Value(str(imp)), found=JsonBool(False),
                    paying_region=Substr("region_id", 1, length)),
         output_field=JSONField(),
     )
