@@ -291,10 +291,14 @@ def test_the_summary_is_printed(loaded):
     assert "补贴底册：高笋塘街道 耕地地力保护 2026 年度 11 人、38.60 亩、合计 3860.00 元" in loaded
 
 
-def test_a_second_run_creates_nothing(loaded):
+def test_a_second_run_creates_nothing(loaded, settings):
     before = counts()
     output = run()
     assert counts() == before
     assert "申报采集演示数据已存在，本次没有改动" in output
     assert "演示数据已是最新，本次没有任何改动" in output
     assert demo.online_tracking()[0] in output
+    # nor does a run in a later month (the monthly story is not loaded again for the new period)
+    settings.YIKATONG_TODAY = "2026-12-08"
+    run()
+    assert counts() == before

@@ -8,14 +8,19 @@ from django.db.models import Sum
 
 from yikatong.applications import rules
 from yikatong.applications.models import Application, ApplicationEvent, RosterImport, RosterRowError
-from yikatong.applications.roster import roster_import_create, roster_import_run, roster_import_start
-from yikatong.applications.roster import loading, service
+from yikatong.applications.roster import (
+    loading,
+    roster_import_create,
+    roster_import_run,
+    roster_import_start,
+    service,
+)
 from yikatong.core import crypto
 from yikatong.core.errors import DomainError, ScopeError
 from yikatong.core.models import AuditEvent, JobProgress
 from yikatong.core.services.files import file_abspath
 from yikatong.registry.models import Beneficiary, BeneficiaryVersion, PayeeAccount
-from yikatong.registry.services import beneficiary_register_person, payee_account_set
+from yikatong.registry.services import beneficiary_register_person
 
 from .conftest import TOWNSHIP, VILLAGE, VILLAGE2, luhn_account, resident_id
 from .roster_fixtures import (
@@ -150,7 +155,7 @@ def test_organization_rows(flow):
 @pytest.mark.parametrize("content, message", [
     (b"", "文件是空的"),
     ("\ufeff姓名,身份证号\r\n张三,1\r\n".encode(), "缺少必需的列：社保卡银行账号、开户银行、行政区划代码、补贴金额"),
-    ("name,id,account\r\n".encode(), "缺少必需的列：姓名、身份证号"),
+    (b"name,id,account\r\n", "缺少必需的列：姓名、身份证号"),
     (csv_bytes([]), "没有数据行"),
     ("姓名,身份证号,社保卡银行账号,开户银行,行政区划代码,补贴金额\r\n张三,1,2,3,4,5\r\n".encode("gbk"), "不是 UTF-8"),
     (b"%PDF-1.4 binary", "不是有效的 XLSX 或 CSV"),
@@ -447,11 +452,13 @@ def test_crash_half_way_leaves_nothing_and_rerun_completes(flow, settings, monke
         from yikatong.applications.roster.load_postgres import PostgresLoader
         from yikatong.applications.roster.load_sqlite import SqliteLoader
 
-        def crashing(self, result, _real={"sqlite": SqliteLoader.load, "postgresql": PostgresLoader.load}):
+        real_loads = {"sqlite": SqliteLoader.load, "postgresql": PostgresLoader.load}
+
+        def crashing(self, result):
             calls["n"] += 1
             if calls["n"] == 3:
                 raise RuntimeError("simulated crash while loading")
-            return _real[self.vendor](self, result)
+            return real_loads[self.vendor](self, result)
 
         monkeypatch.setattr(SqliteLoader, "load", crashing)
         monkeypatch.setattr(PostgresLoader, "load", crashing)

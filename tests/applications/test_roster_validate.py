@@ -92,7 +92,7 @@ def test_resident_id_fast_path_agrees_with_core_identity():
 def test_account_phone_and_name_fast_paths_agree_with_the_validators():
     rng = random.Random(3)
     accounts, phones, names = [], [], []
-    for n in range(200):
+    for _ in range(200):
         good = luhn_account(f"62{rng.randrange(10**15):015d}")
         accounts += [good, good[:-1] + str((int(good[-1]) + 1) % 10), "95" + good[2:], good[:4] + " " + good[4:],
                      good[:7], "1234567", "12345678"]

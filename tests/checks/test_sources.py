@@ -67,6 +67,21 @@ def test_protector_blobs_and_digests_are_core_cryptos(settings):
     assert p.protect("id", number)[0] != blob  # a fresh nonce every time
 
 
+def _child_batch():
+    return spec.protector()._nonces
+
+
+def test_a_forked_worker_draws_its_own_nonces():
+    import multiprocessing
+
+    parent = spec.protector()
+    parent._nonce()
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        child_batch = pool.apply(_child_batch)
+    assert child_batch == b""  # a fresh protector: nothing drawn yet, never the parent's batch
+    assert len(parent._nonces) == spec.Protector.BATCH * 12
+
+
 def test_every_model_field_is_filled_by_its_spec():
     for code, model in SOURCE_MODELS.items():
         concrete = {f.column for f in model._meta.concrete_fields if f.column != "id"}

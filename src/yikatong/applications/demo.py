@@ -319,8 +319,8 @@ class _Loader:
 
     # 2 -- applications ----------------------------------------------------------------------------------
     def _exists(self, key: str, policy: str) -> bool:
-        return Application.objects.filter(beneficiary=self.beneficiaries[key], policy__code=policy,
-                                          period=self.period(policy)).exists()
+        """Whether a group of the story was loaded (in any period: a run in a later month adds nothing)."""
+        return Application.objects.filter(beneficiary=self.beneficiaries[key], policy__code=policy).exists()
 
     def create(self, key: str, policy: str, day: dt.date, *, amount=None, quantity=None) -> Application:
         with on_day(day):

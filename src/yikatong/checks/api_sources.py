@@ -21,7 +21,7 @@ import tempfile
 import uuid
 
 from django.http import HttpRequest
-from ninja import File, Form, Router, Schema
+from ninja import File, Form, Router, Schema, Status
 from ninja.errors import HttpError
 from ninja.files import UploadedFile
 from ninja.security import SessionAuth
@@ -127,7 +127,7 @@ def _start(request: HttpRequest, source: str, fileobj, original_name: str, data_
                               data_date=data_date, channel=channel)
     source_import_enqueue(actor=scope, source_import=imp)
     imp.refresh_from_db()
-    return 202, imp
+    return Status(202, imp)
 
 
 @router.get("/", response=list[SourceOut], summary="各数据源及当前生效的导入（工作人员）")

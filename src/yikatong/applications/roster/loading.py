@@ -134,16 +134,31 @@ class Loader:
             cursor.executemany(f"UPDATE {self.stage} SET ok = 0 WHERE row_no = %s", [(n,) for n in row_numbers])
 
     # -- phase A: whole-file checks on the staging table ---------------------------------------------
-    def later_duplicates(self) -> list[tuple]:
-        """(row_no, first row_no, masked id, raw) of staged rows whose identifier appeared earlier."""
-        return self.fetchall(
-            f"""SELECT s.row_no, f.first_row, s.id_masked, s.raw
-                FROM {self.stage} s
-                JOIN (SELECT id_digest, MIN(row_no) AS first_row FROM {self.stage}
-                      GROUP BY id_digest HAVING COUNT(*) > 1) f ON f.id_digest = s.id_digest
-                WHERE s.row_no > f.first_row AND s.ok = 1
-                ORDER BY s.row_no"""
-        )
+    def reject_later_duplicates(self, *, column: str, prefix: str, suffix: str) -> int:
+        """Refuse staged rows whose identifier appeared in an earlier row (staged, whether accepted or
+        not): reason = prefix + first row number + suffix. Set-based; returns the number refused."""
+        dup = f"{self.stage}_dup"
+        self.execute(f"DROP TABLE IF EXISTS {dup}")
+        with self.staging_transaction():
+            self.execute(
+                f"""CREATE TEMP TABLE {dup} AS
+                    SELECT s.row_no AS row_no, f.first_row AS first_row
+                    FROM {self.stage} s
+                    JOIN (SELECT id_digest, MIN(row_no) AS first_row FROM {self.stage}
+                          GROUP BY id_digest HAVING COUNT(*) > 1) f ON f.id_digest = s.id_digest
+                    WHERE s.row_no > f.first_row AND s.ok = 1"""
+            )
+            count = self.scalar(f"SELECT COUNT(*) FROM {dup}") or 0
+            if count:
+                self.execute(
+                    f"""INSERT INTO {self.err} (row_no, col, value, reason, raw)
+                        SELECT s.row_no, %s, s.id_masked, %s || CAST(d.first_row AS TEXT) || %s, s.raw
+                        FROM {self.stage} s JOIN {dup} d ON d.row_no = s.row_no ORDER BY s.row_no""",
+                    [column, prefix, suffix],
+                )
+                self.execute(f"UPDATE {self.stage} SET ok = 0 WHERE row_no IN (SELECT row_no FROM {dup})")
+        self.execute(f"DROP TABLE IF EXISTS {dup}")
+        return count
 
     def add_regions(self, rows: list[tuple]) -> None:
         """rows: (code, allowed 0/1, collector id or None)."""

@@ -251,7 +251,7 @@ def raw_cells(text: str | None) -> list[str]:
     return text.split(RAW_SEPARATOR) if text else []
 
 
-def duplicate_reason(kind: str, first_row: int) -> str:
+def duplicate_reason(kind: str, first_row) -> str:
     what = "统一社会信用代码" if kind == ORGANIZATION else "身份证号"
     return f"与第 {first_row} 行为同一{'单位' if kind == ORGANIZATION else '人'}（{what}相同）：同一期间每个补贴对象只能申报一次，请删除重复的行"
 

@@ -173,8 +173,8 @@ class Protector:
     values, and the HMAC is computed from precomputed inner and outer SHA-256 states (RFC 2104) instead
     of copying an HMAC object. Blobs and digests are exactly those of core.crypto: the digest key is read
     the way core.crypto reads it and checked against `crypto` on a probe value; should they ever differ,
-    the plain HMAC copy is used. One instance per process (after fork, each worker draws its own
-    nonces: see `protector()`)."""
+    the plain HMAC copy is used. One instance per process (a forked worker gets a new one and draws its
+    own nonces: see `protector()`)."""
 
     BATCH = 4096
 
@@ -188,7 +188,6 @@ class Protector:
             self._inner = self._outer = None
         self._nonces = b""
         self._pos = 0
-        self.pid = os.getpid()
 
     def _nonce(self) -> bytes:
         if self._pos >= len(self._nonces):
@@ -239,9 +238,18 @@ _protector: Protector | None = None
 
 def protector() -> Protector:
     global _protector
-    if _protector is None or _protector.pid != os.getpid():
+    if _protector is None:
         _protector = Protector()
     return _protector
+
+
+def _forget_protector() -> None:
+    """A forked child must draw its own nonces: never reuse the parent's batch."""
+    global _protector
+    _protector = None
+
+
+os.register_at_fork(after_in_child=_forget_protector)
 
 
 # -- per-source cell parsers ----------------------------------------------------------------------------
