@@ -21,9 +21,12 @@ from yikatong.core.errors import DomainError, ScopeError
 from yikatong.core.models import AuditEvent, StoredFile
 from yikatong.core.tabular import xlsx_writer
 
-from .test_sources_support import bad_check_digit, csv_bytes, fixed_today, ids, scopes  # noqa: F401
+from . import test_sources_support as support
+from .test_sources_support import bad_check_digit, csv_bytes, ids
 
 pytestmark = pytest.mark.django_db
+fixed_today = support.fixed_today
+scopes = support.scopes
 WZ, FL, GST = "500101000000", "500102000000", "500101001000"
 HEADER = "身份证号,姓名,列入原因,限制类型,有效期起,有效期止"
 

@@ -153,7 +153,8 @@ def test_findings_of_withdrawn_or_rejected_applications_close(lab):
     run = lab.run(policy)
     finding = lab.findings("R02")[0]
     assert finding.status == "closed_auto" and finding.note == "申报已不通过或已撤回，疑点自动关闭"
-    assert finding.status_run_id == run.pk
+    assert [(e.action, e.run_id) for e in finding.events.all()] == [("opened", run.pk - 1), ("closed_auto", run.pk)]
+    assert run.counts["R02"]["closed"] == 0  # closed by the sweep, not because the rule no longer holds
 
 
 def test_a_region_run_leaves_other_regions_alone(lab):

@@ -29,21 +29,22 @@ from yikatong.core.models import AuditEvent, StoredFile
 from yikatong.core.scope import Scope
 from yikatong.core.tabular import xlsx_writer
 
-from .test_sources_support import (  # noqa: F401 - fixtures
+from . import test_sources_support as support
+from .test_sources_support import (
     HEADERS,
     bad_check_digit,
     csv_bytes,
-    fixed_today,
     ids,
     make_card,
     make_id,
     make_uscc,
     run_import,
-    scopes,
     upload,
 )
 
 pytestmark = pytest.mark.django_db
+fixed_today = support.fixed_today
+scopes = support.scopes
 
 
 def errors_of(imp):
@@ -445,3 +446,34 @@ def test_text_with_tabs_backslashes_and_newlines_survives(scopes):
     assert imp.status == SourceImport.Status.ACTIVE, errors_of(imp)
     assert source_rows("public_staff").get().employer == "单位\\一\t部\n二部"
 
+
+
+def test_a_file_refused_half_way_through_the_worker_pool_leaves_nothing(scopes, in_force, settings, monkeypatch):
+    settings.YIKATONG_SOURCE_IMPORT_WORKERS = 2
+    monkeypatch.setattr(load, "CHUNK_ROWS", 5)
+    people = ids(40, birth="19810101")
+    lines = [f"{p},某,2026-01-01" for p in people]
+    data = csv_bytes(HEADERS["death"], lines[:30]) + "王五,某,2026-01-01\n".encode("gbk") + csv_bytes("", lines[30:])[1:]
+    imp = run_import(scopes["admin"], "death", data)
+    assert imp.status == SourceImport.Status.FAILED and "UTF-8" in imp.message and "第 32 行" in imp.message
+    assert DeathRow.objects.filter(source_import=imp).count() == 0
+    assert source_current("death") == in_force
+
+
+def test_prefetch_hands_over_the_producers_error_and_stops_when_closed():
+    import threading
+
+    def items():
+        yield 1
+        yield 2
+        raise ValueError("bad line")
+
+    got = []
+    with pytest.raises(ValueError, match="bad line"):
+        for item in load.prefetch(items()):
+            got.append(item)
+    assert got == [1, 2]
+    endless = load.prefetch(iter(range(10**9)), depth=1)
+    assert next(endless) == 0
+    endless.close()
+    assert not any(t.name == "source-import-reader" for t in threading.enumerate())

@@ -8,13 +8,15 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from yikatong.checks.models import SourceImport
 from yikatong.checks.sources import source_current, source_rows
 from yikatong.core import crypto
+from yikatong.core.models import AuditEvent
 from yikatong.core.scope import Scope
 from yikatong.core.services.apikeys import apikey_create, apikey_revoke
-from yikatong.core.models import AuditEvent
 
-from .test_sources_support import HEADERS, csv_bytes, fixed_today, ids, make_card  # noqa: F401
+from . import test_sources_support as support
+from .test_sources_support import HEADERS, csv_bytes, ids, make_card
 
 pytestmark = pytest.mark.django_db
+fixed_today = support.fixed_today
 
 
 def key_for(world, org_code: str, interfaces: list[str]) -> str:

@@ -11,16 +11,11 @@ from yikatong.core.models import AuditEvent
 from yikatong.registry.models import PayeeAccount
 from yikatong.registry.services import beneficiary_register_person, payee_account_set
 
-from .test_sources_support import (  # noqa: F401 - fixtures
-    HEADERS,
-    csv_bytes,
-    fixed_today,
-    ids,
-    make_card,
-    run_import,
-    scopes,
-    upload,
-)
+from . import test_sources_support as support
+from .test_sources_support import HEADERS, csv_bytes, ids, make_card, run_import, upload
+
+fixed_today = support.fixed_today
+scopes = support.scopes
 
 GST_VILLAGE = "500101001001"
 FL_VILLAGE = "500102001001"

@@ -11,9 +11,11 @@ from django.core.management.base import CommandError
 from yikatong.checks.models import CreditListEntry, SourceImport
 from yikatong.checks.sources import source_current
 
-from .test_sources_support import HEADERS, csv_bytes, fixed_today, ids  # noqa: F401
+from . import test_sources_support as support
+from .test_sources_support import HEADERS, csv_bytes, ids
 
 pytestmark = pytest.mark.django_db
+fixed_today = support.fixed_today
 
 
 def run(*args):

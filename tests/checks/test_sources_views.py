@@ -8,9 +8,12 @@ from yikatong.checks.models import SourceImport
 from yikatong.checks.sources import source_current
 from yikatong.core.models import JobProgress
 
-from .test_sources_support import HEADERS, bad_check_digit, csv_bytes, fixed_today, ids, run_import, scopes  # noqa: F401
+from . import test_sources_support as support
+from .test_sources_support import HEADERS, bad_check_digit, csv_bytes, ids, run_import
 
 pytestmark = pytest.mark.django_db
+fixed_today = support.fixed_today
+scopes = support.scopes
 
 
 def login(client, world, who):

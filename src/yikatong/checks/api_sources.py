@@ -31,9 +31,8 @@ from yikatong.core.errors import DomainError
 from yikatong.core.scope import Scope
 from yikatong.core.tabular import write_csv
 
-from .sources import selectors
 from .models import SourceImport
-from .sources import importable_sources, source_import_start, spec_for
+from .sources import importable_sources, selectors, source_import_start, spec_for
 from .tasks_sources import source_import_enqueue
 
 router = Router(tags=["数据共享：共享数据源"])

@@ -76,6 +76,13 @@ class Loader:
     def json_param(self) -> str:
         return "%s"
 
+    def analyze(self) -> None:
+        """Refresh the planner's statistics of the staging table once it is loaded."""
+
+    def order(self, table: str) -> str:
+        """The order in which the rows of `table` (beneficiary, account) are inserted."""
+        return "m.row_no"
+
     def staging_transaction(self):
         """Groups staging writes made outside the import's transaction (SQLite needs it)."""
         return nullcontext()
@@ -233,7 +240,7 @@ class Loader:
                        NULL, s.region, '', s.phone_enc, s.phone_digest, s.phone_masked, 1, %s, %s
                 FROM {self.stage} s JOIN {self.map} m ON m.row_no = s.row_no
                 WHERE m.ben_new = 1
-                ORDER BY s.row_no""",
+                ORDER BY {self.order("beneficiary")}""",
             [kind, now, now],
         )
 
@@ -243,7 +250,7 @@ class Loader:
                 SELECT m.ben_id, 1, {self.snapshot_sql()}, %s, %s, %s
                 FROM {self.stage} s JOIN {self.map} m ON m.row_no = s.row_no
                 WHERE m.ben_new = 1
-                ORDER BY s.row_no""",
+                ORDER BY {self.order("beneficiary")}""",
             [kind, actor, now, reason],
         )
 
@@ -261,7 +268,7 @@ class Loader:
                        %s, %s, NULL, ''
                 FROM {self.stage} s JOIN {self.map} m ON m.row_no = s.row_no
                 WHERE m.acc_new = 1
-                ORDER BY s.row_no""",
+                ORDER BY {self.order("account")}""",
             [account_kind, True, actor, now],
         )
 

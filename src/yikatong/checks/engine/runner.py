@@ -14,6 +14,7 @@ import datetime as dt
 import time
 from collections.abc import Callable
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -21,7 +22,7 @@ from yikatong.core import clock
 from yikatong.core.jobs import no_progress
 
 from ..models import CheckRun, CheckSubject
-from . import catalogue, subjects, writer
+from . import catalogue, sql, subjects, writer
 from .context import Period, RuleContext, current_imports, groups_for, settings_by_policy
 from .rules import REGISTRY
 
@@ -45,13 +46,32 @@ def run_periods(run: CheckRun) -> list[Period]:
     return [Period(*row) for row in rows]
 
 
-def execute(run: CheckRun, fill: Callable[[CheckRun], int], *, progress=no_progress) -> CheckRun:
+def _session(*, start: bool) -> None:
+    """PostgreSQL settings of the connection while the engine runs: no JIT (compiling each rule's plan costs
+    more than running it) and enough work memory for the hash joins over a million rows to stay in memory
+    (settings.YIKATONG_CHECKS_WORK_MEM, default 128MB; the server's default of 4MB spills them to disk)."""
+    if not sql.is_postgres():
+        return
+    if start:
+        work_mem = str(getattr(settings, "YIKATONG_CHECKS_WORK_MEM", "128MB"))
+        sql.execute("SET jit = off")
+        sql.execute("SELECT set_config('work_mem', %s, false)", [work_mem])
+    else:
+        sql.execute("RESET jit")
+        sql.execute("RESET work_mem")
+
+
+def execute(run: CheckRun, fill: Callable[[CheckRun], int], *, reach: writer.Reach,
+            progress=no_progress) -> CheckRun:
     """Fill the working set with `fill(run)`, evaluate every rule, finish the run (status, counts, times).
-    On an error the run is marked failed with the message and the error is raised again."""
+    `reach` says which existing findings the run speaks for (those it may close). On an error the run is
+    marked failed with the message and the error is raised again."""
     steps = len(catalogue.RULES) + 1
     today = clock.today()
     try:
         started = time.perf_counter()
+        _session(start=True)
+        subjects.open_working_set()
         with transaction.atomic():
             run.subjects = fill(run)
         fill_seconds = round(time.perf_counter() - started, 3)
@@ -65,7 +85,7 @@ def execute(run: CheckRun, fill: Callable[[CheckRun], int], *, progress=no_progr
             if not run.subjects:
                 run.rules[rule.code] = {"label": rule.label, "skipped": "没有需要核查的对象"}
                 continue
-            run.rules[rule.code], counts = _run_rule(ctx, rule, settings, today)
+            run.rules[rule.code], counts = _run_rule(ctx, rule, settings, today, reach)
             if counts is not None:
                 run.counts[rule.code] = counts
             progress(index, steps)
@@ -76,12 +96,13 @@ def execute(run: CheckRun, fill: Callable[[CheckRun], int], *, progress=no_progr
         raise
     finally:
         subjects.clear(run)
+        _session(start=False)
         run.finished_at = timezone.now()
         run.save(update_fields=["status", "message", "subjects", "rules", "counts", "finished_at"])
     return run
 
 
-def _run_rule(ctx: RuleContext, rule: catalogue.Rule, settings, today) -> tuple[dict, dict | None]:
+def _run_rule(ctx: RuleContext, rule: catalogue.Rule, settings, today, reach) -> tuple[dict, dict | None]:
     groups, disabled = groups_for(rule.code, settings)
     registered = REGISTRY[rule.code]
     info = {"label": rule.label, "groups": [{"severity": g.severity, "policies": len(g.policy_ids),
@@ -95,8 +116,8 @@ def _run_rule(ctx: RuleContext, rule: catalogue.Rule, settings, today) -> tuple[
             for hits in registered.function(ctx, group):
                 writer.upsert(ctx.run, rule.code, hits, now)
         enabled_ids = [pk for group in groups for pk in group.policy_ids]
-        writer.close_missing(ctx.run, rule.code, enabled_ids, closed_note(rule, ctx.run, today), now)
-        writer.close_missing(ctx.run, rule.code, disabled, disabled_note(rule, ctx.run, today), now)
+        writer.close_missing(ctx.run, rule.code, enabled_ids, closed_note(rule, ctx.run, today), now, reach)
+        writer.close_missing(ctx.run, rule.code, disabled, disabled_note(rule, ctx.run, today), now, reach)
         writer.record_events(ctx.run, rule.code, ctx.run.started_by, now)
     if not groups:
         info["skipped"] = "该补贴项目未启用此规则"

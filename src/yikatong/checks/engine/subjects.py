@@ -113,9 +113,33 @@ def fill(run: CheckRun, source: QuerySet, *, item_type: str, as_reference: bool)
     all_params = [run.pk, item_type, item_type if as_reference else "", *p1, *p2, *p3, *p4, *params, True]
     count = execute(insert, all_params)
     if is_postgres():
-        execute(f"ANALYZE {table(CheckSubject)}")
+        execute(f"ANALYZE {table(CheckSubject)}")  # temporary tables are never analyzed by autovacuum
     return count
 
 
+def open_working_set() -> None:
+    """Create the run's working set as a TEMPORARY table of the connection, with the name and columns of
+    CheckSubject: every statement of the engine (ORM or raw) names checks_checksubject, and a temporary table
+    of that name comes first in name resolution on both databases. Temporary tables are private to the
+    connection (concurrent runs never meet), write no WAL on PostgreSQL and leave no dead rows behind."""
+    name = CheckSubject._meta.db_table
+    quoted = table(CheckSubject)
+    close_working_set()
+    if is_postgres():
+        execute(f"CREATE TEMPORARY TABLE {quoted} (LIKE {quoted} INCLUDING DEFAULTS INCLUDING IDENTITY)")
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT sql FROM main.sqlite_master WHERE type = 'table' AND name = %s", [name])
+        ddl = cursor.fetchone()[0]
+    head = ddl.split("(", 1)
+    execute(f"CREATE TEMPORARY TABLE {quoted} ({head[1]}")
+
+
+def close_working_set() -> None:
+    schema = "pg_temp" if is_postgres() else "temp"
+    execute(f"DROP TABLE IF EXISTS {schema}.{table(CheckSubject)}")
+
+
 def clear(run: CheckRun) -> None:
-    execute(f"DELETE FROM {table(CheckSubject)} WHERE run_id = %s", [run.pk])
+    """Forget the run's working set (drops the connection's temporary table)."""
+    close_working_set()

@@ -9,6 +9,7 @@ Upsert on the unique fingerprint "<rule>|<subject key>|<evidence key>":
 """
 
 import datetime as dt
+from dataclasses import dataclass
 
 from django.db import connection
 
@@ -48,19 +49,39 @@ def upsert(run: CheckRun, rule: str, hits: Hits, now: dt.datetime) -> None:
     execute(sql, [rule, rule, run.pk, run.pk, stamp, stamp, *hits.params])
 
 
-def close_missing(run: CheckRun, rule: str, policy_ids, note: str, now: dt.datetime) -> None:
-    """Close the open findings of `rule` on this run's subjects (of the given policies) that the run did not
+@dataclass(frozen=True)
+class Reach:
+    """Which findings a run speaks for. Applications of a policy and period in a region: the findings with that
+    period, a region in the subtree and an application (rejected or withdrawn applications are swept before
+    the rules run). Items: the findings of the run's items (ref_type and ref_id among the working set)."""
+
+    period: str = ""
+    region_lo: str = ""
+    region_hi: str = ""
+    item_type: str = ""
+
+    def sql(self, run: CheckRun, f: str, s: str) -> tuple[str, list]:
+        if self.item_type:
+            return (f"{f}.ref_type = %s AND {f}.ref_id IN (SELECT s.ref_id FROM {s} s WHERE s.run_id = %s)",
+                    [self.item_type, run.pk])
+        return (f"{f}.application_id IS NOT NULL AND {f}.period = %s AND {f}.region_id BETWEEN %s AND %s",
+                [self.period, self.region_lo, self.region_hi])
+
+
+def close_missing(run: CheckRun, rule: str, policy_ids, note: str, now: dt.datetime, reach: Reach) -> None:
+    """Close the open findings of `rule` within the run's reach (of the given policies) that the run did not
     see again."""
     if not policy_ids:
         return
     f, s = table(Finding), table(CheckSubject)
     ids = ", ".join(["%s"] * len(policy_ids))
+    where, params = reach.sql(run, f, s)
     sql = f"""
         UPDATE {f} SET status = 'closed_auto', status_run_id = %s, note = %s, updated_at = %s
-        WHERE rule = %s AND status = 'open' AND last_seen_run_id <> %s AND policy_id IN ({ids})
-          AND EXISTS (SELECT 1 FROM {s} s WHERE s.run_id = %s AND s.subject_key = {f}.subject_key)
+        WHERE {f}.rule = %s AND {f}.status = 'open' AND {f}.last_seen_run_id <> %s AND {f}.policy_id IN ({ids})
+          AND {where}
     """
-    execute(sql, [run.pk, note[:300], _now(now), rule, run.pk, *policy_ids, run.pk])
+    execute(sql, [run.pk, note[:300], _now(now), rule, run.pk, *policy_ids, *params])
 
 
 def record_events(run: CheckRun, rule: str, actor: str, now: dt.datetime) -> None:

@@ -20,7 +20,7 @@ from yikatong.core.models import JobProgress, Region, User
 from yikatong.core.scope import Scope
 from yikatong.policies.models import Policy
 
-from ..engine import catalogue, runner, subjects
+from ..engine import catalogue, runner, subjects, writer
 from ..models import CheckRun, Finding, FindingEvent, RuleConfig
 
 # Applications that are checked: every state in which the application may still lead to a payment.
@@ -79,9 +79,10 @@ def check_run_applications(*, actor: Scope, policy_code: str, period: str, regio
         applications.filter(status__in=SUBJECT_STATUSES), quantity="quantity", tier="tier",
         payee_account_id="payee_account_id", application_id="pk",
     )
-    runner.execute(run, lambda r: subjects.fill(r, source, item_type="application", as_reference=False),
-                   progress=progress or no_progress)
     _close_for_closed_applications(run, applications.filter(status__in=[Status.REJECTED, Status.WITHDRAWN]))
+    reach = writer.Reach(period=period, region_lo=lo, region_hi=hi)
+    runner.execute(run, lambda r: subjects.fill(r, source, item_type="application", as_reference=False),
+                   reach=reach, progress=progress or no_progress)
     with transaction.atomic():
         audit.record(actor=actor, action="check.run", obj=run, after=run_summary(run))
     return run
@@ -94,8 +95,8 @@ def _close_for_closed_applications(run: CheckRun, closed: QuerySet) -> None:
         if not ids:
             return
         now = timezone.now()
-        Finding.objects.filter(pk__in=ids).update(status=Finding.Status.CLOSED_AUTO, status_run=run,
-                                                  note=CLOSED_APPLICATION_NOTE, updated_at=now)
+        Finding.objects.filter(pk__in=ids).update(status=Finding.Status.CLOSED_AUTO, note=CLOSED_APPLICATION_NOTE,
+                                                  updated_at=now)
         FindingEvent.objects.bulk_create([
             FindingEvent(finding_id=pk, action="closed_auto", from_status="open", to_status="closed_auto", run=run,
                          actor=run.started_by, at=now, reason=CLOSED_APPLICATION_NOTE) for pk in ids
@@ -128,7 +129,7 @@ def check_run_items(*, actor: Scope, item_type: str, items: QuerySet, columns: d
     )
     source = subjects.subject_input(items, **(columns or {}))
     runner.execute(run, lambda r: subjects.fill(r, source, item_type=item_type, as_reference=True),
-                   progress=progress or no_progress)
+                   reach=writer.Reach(item_type=item_type), progress=progress or no_progress)
     with transaction.atomic():
         audit.record(actor=actor, action="check.run", obj=run, after=run_summary(run))
     return run

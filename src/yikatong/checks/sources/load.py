@@ -22,6 +22,8 @@ import datetime as dt
 import gc
 import multiprocessing
 import os
+import queue
+import threading
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -41,6 +43,7 @@ STALE_AFTER = dt.timedelta(hours=12)
 INTERRUPTED = "导入中断：处理进程意外停止，本次导入未生效，请重新导入。"
 ERROR_COPY_THRESHOLD = 500
 PURGE_LOOKBACK = 50
+SQLITE_TEMP_CACHE_KB = 128 * 1024
 
 
 def worker_count() -> int:
@@ -86,6 +89,52 @@ def _worker_init() -> None:
     gc.disable()
 
 
+class _Raised:
+    def __init__(self, exc: BaseException):
+        self.exc = exc
+
+
+def prefetch(items: Iterable, depth: int = 2) -> Iterator:
+    """Produce `items` in a background thread, `depth` ahead: the file is read while the main thread
+    waits on the database (psycopg and sqlite3 release the GIL while the server works). An exception
+    of the producer is raised in the consumer; closing the generator stops and joins the thread."""
+    slots: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                slots.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put(item):
+                    return
+            put(done)
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            put(_Raised(exc))
+
+    thread = threading.Thread(target=produce, name="source-import-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = slots.get()
+            if item is done:
+                return
+            if isinstance(item, _Raised):
+                raise item.exc
+            yield item
+    finally:
+        stop.set()
+        thread.join()
+
+
 def _parsed_chunks(code: str, chunks: Iterable[list[tuple]], ctx: specs.Context,
                    workers: int) -> Iterator[specs.ChunkResult]:
     iterator = iter(chunks)
@@ -106,16 +155,19 @@ def _parsed_chunks(code: str, chunks: Iterable[list[tuple]], ctx: specs.Context,
     pending: deque = deque()
     with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"),
                              initializer=_worker_init) as pool:
+        pool.submit(int).result()  # fork every worker now, before the reader thread exists
+        rest = prefetch(iterator)
         try:
             for chunk in (first, second):
                 pending.append(pool.submit(specs.parse_chunk, code, chunk, ctx))
-            for chunk in iterator:
+            for chunk in rest:
                 if len(pending) >= 2 * workers:
                     yield pending.popleft().result()
                 pending.append(pool.submit(specs.parse_chunk, code, chunk, ctx))
             while pending:
                 yield pending.popleft().result()
         finally:
+            rest.close()
             for future in pending:
                 future.cancel()
 
@@ -165,11 +217,16 @@ class Loader:
                 pass
             self._execute(f"CREATE TEMP TABLE {self.stage} AS SELECT {self.stage_columns} FROM {self.table} WITH NO DATA")
         else:
+            # The stage lives in SQLite's temp database; a larger page cache keeps the duplicate check and
+            # the sort for publishing off the temp files (reset in drop_stage).
+            self._execute(f"PRAGMA temp.cache_size = -{SQLITE_TEMP_CACHE_KB}")
             self._execute(f"CREATE TEMP TABLE {self.stage} AS SELECT {self.stage_columns} FROM {self.table} WHERE 0")
         self._staged = True
 
     def drop_stage(self) -> None:
         self._execute(f"DROP TABLE IF EXISTS {self.stage}")
+        if not self.pg and self._staged:
+            self._execute("PRAGMA temp.cache_size = -2000")  # SQLite's default
         self._staged = False
 
     def write(self, result: specs.ChunkResult) -> None:
@@ -250,7 +307,7 @@ class Loader:
         columns = ", ".join(self.conn.ops.quote_name(c) for c in self.spec.db_columns)
         with transaction.atomic(using=self.conn.alias):
             if self.pg:
-                self._execute("SET LOCAL work_mem = '128MB'")
+                self._execute("SET LOCAL work_mem = '256MB'")  # sort the stage in memory
             return self._execute(
                 f"INSERT INTO {self.table} ({columns}) SELECT %s, {self.stage_columns} FROM {self.stage} "
                 f"ORDER BY id_digest",

@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import types
+from contextlib import closing
 
 from django.db import transaction
 from django.db.models import QuerySet
@@ -143,11 +144,13 @@ def _load(imp: SourceImport, loader: load.Loader, progress) -> None:
         loader.create_stage()
         try:
             chunks = load.read_chunks(table, spec)
-            for result in load.parsed_chunks(imp.source, chunks, ctx, load.worker_count()):
-                loader.write(result)
-                rows += result.rows
-                loaded += result.loaded
-                progress(rows, total)
+            # closing(): the reader thread and the worker pool stop before the file is closed, also on error
+            with closing(load.parsed_chunks(imp.source, chunks, ctx, load.worker_count())) as results:
+                for result in results:
+                    loader.write(result)
+                    rows += result.rows
+                    loaded += result.loaded
+                    progress(rows, total)
             if rows == 0:
                 raise DomainError("文件中没有数据行（只有表头）：未替换现有数据。")
             duplicates = loader.reject_duplicates()

@@ -56,11 +56,14 @@ class SourceSpec:
     label: str
     columns: tuple[str, ...]  # file headers, 身份证号 and 姓名 first
     fields: tuple[str, ...]  # database columns after the common ones (see COMMON_FIELDS)
-    parse: Callable  # (cells after ID and name, ctx, birth) -> values for `fields`
+    parse: Callable  # (row, ctx, birth) -> values for `fields`; row = (number, ID, name, other cells…)
     key: tuple[str, ...] = ("id_digest",)  # natural key within one import (columns; NULLs compare equal)
     key_column: str = ID  # the column a duplicate is reported on
     key_reason: str = "同一身份证号在文件中只能出现一次"
     note: str = ""  # one line for the upload page
+    # How each of `fields` is written as COPY text: "text" (escaped), "raw" (validated: digits, codes,
+    # hex — nothing to escape), "bytes", "date", "int", "opt" (may be None: a date or a number).
+    copy_kinds: tuple[str, ...] = ()
 
     @property
     def db_columns(self) -> tuple[str, ...]:
@@ -114,15 +117,16 @@ def _date(value: str, column: str, ctx: Context, *, required: bool = True) -> dt
 
 
 # -- resident ID: fast path for valid numbers, core.identity for the message -------------------------
-_ID_RE = re.compile(r"[0-9]{17}[0-9X]")
-_birth_cache: dict[tuple[str, dt.date], dt.date | None] = {}
+_birth_cache: dict[dt.date, dict[str, dt.date | None]] = {}
 _prefix_cache: dict[str, bool] = {}
 
 
 def _birth(text: str, limit: dt.date) -> dt.date | None:
-    key = (text, limit)
+    cache = _birth_cache.get(limit)
+    if cache is None:
+        cache = _birth_cache[limit] = {}
     try:
-        return _birth_cache[key]
+        return cache[text]
     except KeyError:
         pass
     try:
@@ -130,8 +134,8 @@ def _birth(text: str, limit: dt.date) -> dt.date | None:
         value = birth if identity.EARLIEST_BIRTH_YEAR <= birth.year and birth <= limit else None
     except ValueError:
         value = None
-    if len(_birth_cache) < 100_000:
-        _birth_cache[key] = value
+    if len(cache) < 100_000:
+        cache[text] = value
     return value
 
 
@@ -144,19 +148,22 @@ def _prefix_known(prefix: str) -> bool:
     return known
 
 
+_CHECK_CHARS = "10X98765432"  # GB 11643: check character for each weighted sum mod 11
+
+
 def check_digit(body17: str) -> str:
     """GB 11643 check character. The weights are 2^(17-i) mod 11, and 13 ≡ 2 (mod 11), so the weighted
     sum is 2 × (the 17 digits read in base 13) mod 11 — one int() instead of a Python loop."""
-    value = (12 - (2 * int(body17, 13)) % 11) % 11
-    return "X" if value == 10 else str(value)
+    return _CHECK_CHARS[2 * int(body17, 13) % 11]
 
 
 def resident_id(text: str, column: str, limit: dt.date) -> tuple[str, dt.date]:
     """The normalized ID number and birth date, or RowError with core.identity's message."""
     value = text
-    if len(value) != 18 or not _ID_RE.fullmatch(value):
+    if len(value) != 18 or not value.isascii():
         value = identity.compact_resident_id(text)
-    if len(value) == 18 and _ID_RE.fullmatch(value) and check_digit(value[:17]) == value[17]:
+    body = value[:17]
+    if len(value) == 18 and value.isascii() and body.isdigit() and _CHECK_CHARS[2 * int(body, 13) % 11] == value[17]:
         birth = _birth(value[6:14], limit)
         if birth is not None and _prefix_known(value[:6]):
             return value, birth
@@ -197,7 +204,9 @@ class Protector:
         return self._nonces[start:self._pos]
 
     def digest(self, kind: str, normalized: str) -> str:
-        message = f"{kind}:{normalized}".encode()
+        return self._digest(f"{kind}:{normalized}".encode())
+
+    def _digest(self, message: bytes) -> str:
         if self._inner is None:
             mac = self._mac.copy()
             mac.update(message)
@@ -209,9 +218,10 @@ class Protector:
         return outer.hexdigest()
 
     def protect(self, kind: str, normalized: str) -> tuple[bytes, str]:
+        raw = normalized.encode()
         nonce = self._nonce()
-        blob = self._header + nonce + self._encrypt(nonce, normalized.encode(), self._header)
-        return blob, self.digest(kind, normalized)
+        blob = self._header + nonce + self._encrypt(nonce, raw, self._header)
+        return blob, self._digest(kind.encode() + b":" + raw)
 
 
 def _split_hmac():
@@ -253,63 +263,63 @@ os.register_at_fork(after_in_child=_forget_protector)
 
 
 # -- per-source cell parsers ----------------------------------------------------------------------------
-# Each gets the cells after 身份证号 and 姓名 (in `columns` order), the context and the birth date, and
-# returns the values of the spec's `fields`.
-def _household(cells, ctx, birth):
-    number = _text(cells[0], "户号", 32)
+# Each gets the whole row (row number, 身份证号, 姓名, then the other cells in `columns` order), the context
+# and the birth date, and returns the values of the spec's `fields`.
+def _household(row, ctx, birth):
+    number = _text(row[3], "户号", 32)
     try:
-        region = normalize_code(cells[1])
+        region = normalize_code(row[4])
     except RegionCodeError as exc:
-        raise RowError("行政区划代码", cells[1][:30], str(exc)) from None
+        raise RowError("行政区划代码", row[4][:30], str(exc)) from None
     return (number, region)
 
 
-def _death(cells, ctx, birth):
-    day = _date(cells[0], "死亡日期", ctx)
+def _death(row, ctx, birth):
+    day = _date(row[3], "死亡日期", ctx)
     if day < birth:
-        raise RowError("死亡日期", cells[0], f"死亡日期早于身份证号中的出生日期（{birth.isoformat()}）：请核对")
+        raise RowError("死亡日期", row[3], f"死亡日期早于身份证号中的出生日期（{birth.isoformat()}）：请核对")
     return (day,)
 
 
-def _ssc_card(cells, ctx, birth):
-    raw_account = cells[0]
+def _ssc_card(row, ctx, birth):
+    raw_account = row[3]
     try:
         account = identity.validate_bank_account(raw_account)
     except identity.IdentityError as exc:
         raise RowError("社保卡银行账号", masking.mask_account(raw_account), exc.message) from None
-    bank = _text(cells[1], "开户银行", 100)
-    status = CARD_STATUSES.get(cells[2])
+    bank = _text(row[4], "开户银行", 100)
+    status = CARD_STATUSES.get(row[5])
     if status is None:
-        if cells[2] in CARD_STATUSES.values():
-            status = cells[2]
+        if row[5] in CARD_STATUSES.values():
+            status = row[5]
         else:
-            raise RowError("金融功能状态", cells[2][:30], CARD_STATUS_MESSAGE)
+            raise RowError("金融功能状态", row[5][:30], CARD_STATUS_MESSAGE)
     blob, digest = protector().protect("account", account)
     return (digest, blob, masking.mask_account(account), bank, status)
 
 
-def _public_staff(cells, ctx, birth):
-    return (_text(cells[0], "工作单位", 200),)
+def _public_staff(row, ctx, birth):
+    return (_text(row[3], "工作单位", 200),)
 
 
 def _plate(value: str) -> str:
     return re.sub(r"[\s·•\-]+", "", unicodedata.normalize("NFKC", value)).upper()
 
 
-def _vehicle(cells, ctx, birth):
-    plate = _text(_plate(cells[0]), "号牌号码", 20)
-    kind = _text(cells[1], "车辆类型", 50, required=False)
-    registered = _date(cells[2], "登记日期", ctx, required=False)
+def _vehicle(row, ctx, birth):
+    plate = _text(_plate(row[3]), "号牌号码", 20)
+    kind = _text(row[4], "车辆类型", 50, required=False)
+    registered = _date(row[5], "登记日期", ctx, required=False)
     return (plate, kind, registered)
 
 
-def _enterprise(cells, ctx, birth):
-    name = _text(cells[0], "企业名称", 200)
+def _enterprise(row, ctx, birth):
+    name = _text(row[3], "企业名称", 200)
     try:
-        code = identity.validate_credit_code(cells[1])
+        code = identity.validate_credit_code(row[4])
     except identity.IdentityError as exc:
-        raise RowError("统一社会信用代码", cells[1][:30], exc.message) from None
-    capacity = cells[2]
+        raise RowError("统一社会信用代码", row[4][:30], exc.message) from None
+    capacity = row[5]
     if capacity not in CAPACITIES:
         raise RowError("身份", capacity[:30], "身份应为 法定代表人/股东")
     return (name, code, capacity)
@@ -319,25 +329,25 @@ _COUNT = re.compile(r"[0-9]{1,9}")
 _AREA = re.compile(r"[0-9]{1,10}(\.[0-9]{1,2})?")
 
 
-def _real_estate(cells, ctx, birth):
-    count_text, area_text = cells[0], cells[1].replace(",", "")
+def _real_estate(row, ctx, birth):
+    count_text, area_text = row[3], row[4].replace(",", "")
     if not _COUNT.fullmatch(count_text):
         raise RowError("不动产数量", count_text[:30], "不动产数量应为非负整数")
     area = None
     if area_text:
         if not _AREA.fullmatch(area_text):
-            raise RowError("建筑面积", cells[1][:30], "建筑面积应为非负数字（平方米，最多两位小数）")
+            raise RowError("建筑面积", row[4][:30], "建筑面积应为非负数字（平方米，最多两位小数）")
         try:
             area = Decimal(area_text)
         except InvalidOperation:  # pragma: no cover - the pattern admits only decimals
-            raise RowError("建筑面积", cells[1][:30], "建筑面积应为非负数字（平方米，最多两位小数）") from None
+            raise RowError("建筑面积", row[4][:30], "建筑面积应为非负数字（平方米，最多两位小数）") from None
     return (int(count_text), area)
 
 
-def _cadre_relative(cells, ctx, birth):
-    cadre_id, _ = resident_id(cells[0], "干部身份证号", ctx.limit)
-    cadre_name = _text(cells[1], "干部姓名", 100, personal=True)
-    relation = _text(cells[2], "关系", 20)
+def _cadre_relative(row, ctx, birth):
+    cadre_id, _ = resident_id(row[3], "干部身份证号", ctx.limit)
+    cadre_name = _text(row[4], "干部姓名", 100, personal=True)
+    relation = _text(row[5], "关系", 20)
     return (protector().digest("id", cadre_id), cadre_name, relation)
 
 
@@ -345,29 +355,32 @@ SPECS: dict[str, SourceSpec] = {
     spec.code: spec
     for spec in (
         SourceSpec("household", "户籍", (ID, NAME, "户号", "行政区划代码"),
-                   ("household_number", "region_code"), _household),
-        SourceSpec("death", "死亡/殡葬", (ID, NAME, "死亡日期"), ("death_date",), _death,
+                   ("household_number", "region_code"), _household, copy_kinds=("text", "raw")),
+        SourceSpec("death", "死亡/殡葬", (ID, NAME, "死亡日期"), ("death_date",), _death, copy_kinds=("date",),
                    note="死亡日期不能晚于数据日期，也不能早于出生日期。"),
         SourceSpec("ssc_card", "社保卡", (ID, NAME, "社保卡银行账号", "开户银行", "金融功能状态"),
                    ("account_digest", "account_enc", "account_masked", "bank_name", "card_status"), _ssc_card,
+                   copy_kinds=("raw", "bytes", "raw", "text", "raw"),
                    note="金融功能状态为 已激活/未激活/挂失/注销；导入后同步刷新收款账户的社保卡状态。"),
-        SourceSpec("public_staff", "财政供养人员", (ID, NAME, "工作单位"), ("employer",), _public_staff),
+        SourceSpec("public_staff", "财政供养人员", (ID, NAME, "工作单位"), ("employer",), _public_staff,
+                   copy_kinds=("text",)),
         SourceSpec("vehicle", "车辆", (ID, NAME, "号牌号码", "车辆类型", "登记日期"),
-                   ("plate", "vehicle_type", "registered_on"), _vehicle,
+                   ("plate", "vehicle_type", "registered_on"), _vehicle, copy_kinds=("text", "text", "opt"),
                    key=("plate",), key_column="号牌号码", key_reason="同一号牌号码在文件中只能出现一次",
                    note="一人可有多辆车（多行）；登记日期可为空。"),
         SourceSpec("enterprise", "工商登记", (ID, NAME, "企业名称", "统一社会信用代码", "身份"),
-                   ("enterprise_name", "credit_code", "capacity"), _enterprise,
+                   ("enterprise_name", "credit_code", "capacity"), _enterprise, copy_kinds=("text", "raw", "raw"),
                    key=("id_digest", "credit_code", "capacity"),
                    key_reason="同一人在同一企业的同一身份只能出现一次",
                    note="一人可在多家企业任职或持股（多行）；身份为 法定代表人/股东。"),
         SourceSpec("real_estate", "不动产", (ID, NAME, "不动产数量", "建筑面积"),
-                   ("property_count", "floor_area"), _real_estate,
+                   ("property_count", "floor_area"), _real_estate, copy_kinds=("int", "opt"),
                    key=("id_digest", "property_count", "floor_area"),
                    key_reason="同一人的登记记录（数量、面积均相同）重复出现",
                    note="一人可有多行（不同登记机构）；建筑面积单位为平方米，可为空。"),
         SourceSpec("cadre_relative", "村干部及近亲属", (ID, NAME, "干部身份证号", "干部姓名", "关系"),
                    ("cadre_id_digest", "cadre_name", "relation"), _cadre_relative,
+                   copy_kinds=("raw", "text", "text"),
                    key=("id_digest", "cadre_id_digest"), key_reason="同一人与同一干部的关系只能出现一次",
                    note="干部本人也列一行（干部身份证号与身份证号相同，关系填“本人”）。"),
     )
@@ -419,13 +432,37 @@ def _sqlite_value(value):
     return value
 
 
-def parse_row(spec: SourceSpec, cells: Sequence[str], ctx: Context) -> tuple:
-    """The database values of one row (without import id and row number), or RowError."""
-    id_number, birth = resident_id(cells[0], ID, ctx.limit)
-    name = _text(cells[1], NAME, 100, personal=True)
-    extra = spec.parse(cells[2:], ctx, birth)
+def parse_row(spec: SourceSpec, row: Sequence, ctx: Context) -> tuple:
+    """The database values of one row (row number, ID, name, other cells in the spec's column order)
+    without import id and row number, or RowError."""
+    id_number, birth = resident_id(row[1], ID, ctx.limit)
+    name = row[2]
+    if not name or len(name) > 100 or "\x00" in name:
+        name = _text(name, NAME, 100, personal=True)
+    extra = spec.parse(row, ctx, birth)
     blob, digest = protector().protect("id", id_number)
     return (digest, blob, name, *extra)
+
+
+_COPY_EXPRESSIONS = {
+    "text": "_escape({v})", "raw": "{v}", "bytes": "'\\\\\\\\x' + {v}.hex()", "date": "{v}.isoformat()",
+    "int": "str({v})", "opt": "_copy_text({v})",
+}
+_line_builders: dict[str, Callable] = {}
+
+
+def _line_builder(spec: SourceSpec) -> Callable:
+    """A function (number, digest, blob, name, extra) -> one COPY text line, compiled once per source from
+    its copy_kinds: one expression instead of a type test and a call per value."""
+    builder = _line_builders.get(spec.code)
+    if builder is None:
+        if len(spec.copy_kinds) != len(spec.fields):
+            raise ValueError(f"{spec.code}: copy_kinds must name each of {spec.fields}")
+        parts = ["str(n)", "d", _COPY_EXPRESSIONS["bytes"].format(v="b"), "_escape(name)"]
+        parts += [_COPY_EXPRESSIONS[kind].format(v=f"e[{i}]") for i, kind in enumerate(spec.copy_kinds)]
+        source = "lambda n, d, b, name, e: " + " + '\\t' + ".join(parts) + " + '\\n'"
+        builder = _line_builders[spec.code] = eval(source, {"_escape": _escape, "_copy_text": _copy_text})  # noqa: S307 - our own constant text
+    return builder
 
 
 def parse_chunk(code: str, rows: list[tuple], ctx: Context) -> ChunkResult:
@@ -433,20 +470,27 @@ def parse_chunk(code: str, rows: list[tuple], ctx: Context) -> ChunkResult:
     spec = SPECS[code]
     result = ChunkResult(rows=len(rows))
     lines: list = []
+    append = lines.append
     pg = ctx.fmt == PG
+    line = _line_builder(spec) if pg else None
+    parse = spec.parse
+    limit = ctx.limit
+    prot = protector()
     for row in rows:
-        number = row[0]
         try:
-            values = parse_row(spec, row[1:], ctx)
+            id_number, birth = resident_id(row[1], ID, limit)
+            name = row[2]
+            if not name or len(name) > 100 or "\x00" in name:
+                name = _text(name, NAME, 100, personal=True)
+            extra = parse(row, ctx, birth)
         except RowError as exc:
-            result.errors.append((number, exc.column, exc.value[:200], exc.reason[:300]))
+            result.errors.append((row[0], exc.column, exc.value[:200], exc.reason[:300]))
             continue
-        if pg:  # digest (hex) and blob need no escaping
-            digest, blob, name, *extra = values
-            lines.append(f"{number}\t{digest}\t\\\\x{blob.hex()}\t{_escape(name)}\t"
-                         + "\t".join([_copy_text(v) for v in extra]) + "\n")
+        blob, digest = prot.protect("id", id_number)
+        if pg:
+            append(line(row[0], digest, blob, name, extra))
         else:
-            lines.append((number, *[_sqlite_value(v) for v in values]))
+            append((row[0], digest, blob, name, *[_sqlite_value(v) for v in extra]))
     result.loaded = len(lines)
     result.payload = "".join(lines) if pg else lines
     if rows:

@@ -73,12 +73,12 @@ def as_text(expression) -> Cast:
     return Cast(expression, CharField())
 
 
-def row_evidence(rows: QuerySet, source: str, import_id, **fields) -> Subquery:
-    """Evidence of the first matching source row (by id): source, import, row id and number, the masked
+def row_evidence(rows: QuerySet, source: str, import_id, *, order=("id",), **fields) -> Subquery:
+    """Evidence of the first matching source row (in `order`): source, import, row id and number, the masked
     name and the given fields (name → expression; subject columns via OuterRef)."""
     payload = JSONObject(source=Value(source), import_id=Value(str(import_id)), row_id=F("id"),
                          row_number=F("row_number"), name=masked("name"), **fields)
-    return Subquery(rows.order_by("id").values(j=payload)[:1], output_field=JSONField())
+    return Subquery(rows.order_by(*order).values(j=payload)[:1], output_field=JSONField())
 
 
 def hits(queryset: QuerySet, *, ekey, severity, evidence) -> Hits:

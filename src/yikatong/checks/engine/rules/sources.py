@@ -1,7 +1,20 @@
 """Rules against the shared data of other departments (current import of each source, joined on id_digest):
 R02 death, R04/R05 social security card, R07–R10 means tests, R13 village cadres, R15 household registration."""
 
-from django.db.models import Exists, F, IntegerField, JSONField, OuterRef, Q, Subquery, Sum, Value
+from django.db.models import (
+    Case,
+    CharField,
+    Exists,
+    F,
+    IntegerField,
+    JSONField,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce, JSONObject, Substr
 
 from yikatong.checks.models import (
@@ -34,20 +47,21 @@ def _rows(model, import_id):
 @rule("R02")
 def r02(ctx: RuleContext, group: Group):
     """Dead before the first day of the period: the catalogue severity (block). Dead inside the period: a
-    review case for the department. A death after the period is no finding."""
+    review case for the department. A death after the period is no finding. One semi-join finds everyone who
+    died by the end of the period; the earliest death date (looked up for those only) decides which case."""
     imp = ctx.current_import("death")
-    deaths = _rows(DeathRow, imp)
-    before = deaths.filter(death_date__lt=OuterRef("first_day"))
-    within = deaths.filter(death_date__gte=OuterRef("first_day"), death_date__lte=OuterRef("last_day"))
-    subjects = ctx.subjects(group)
+    deaths = _rows(DeathRow, imp).filter(death_date__lte=OuterRef("last_day"))
+    first_death = Subquery(deaths.order_by("death_date", "id").values("death_date")[:1])
+    subjects = ctx.subjects(group).filter(Exists(deaths)).annotate(died_on=first_death)
+    before = Q(died_on__lt=F("first_day"))
     fields = {"death_date": F("death_date"), "period_first_day": OuterRef("first_day"),
               "period_last_day": OuterRef("last_day")}
-    return [
-        hits(subjects.filter(Exists(before)), ekey="before", severity=group.severity,
-             evidence=row_evidence(before, "death", imp, **fields)),
-        hits(subjects.filter(Exists(within)).exclude(Exists(before)), ekey="within", severity=REVIEW,
-             evidence=row_evidence(within, "death", imp, **fields)),
-    ]
+    return [hits(
+        subjects,
+        ekey=Case(When(before, then=Value("before")), default=Value("within"), output_field=CharField()),
+        severity=Case(When(before, then=Value(group.severity)), default=Value(REVIEW), output_field=CharField()),
+        evidence=row_evidence(deaths, "death", imp, order=("death_date", "id"), **fields),
+    )]
 
 
 def _card_fields():
@@ -128,16 +142,19 @@ def r09(ctx: RuleContext, group: Group):
 
 @rule("R10")
 def r10(ctx: RuleContext, group: Group):
-    """More properties than the policy allows (parameter max_properties, default 1), summed over the rows."""
+    """More properties than the policy allows (parameter max_properties, default 1), summed over the rows.
+    The persons over the limit are found once by one aggregate (not a sum per subject)."""
     imp = ctx.current_import("real_estate")
     limit = int(group.param("max_properties") if group.param("max_properties") is not None else 1)
+    over = (RealEstateRow.objects.filter(source_import_id=imp).order_by().values("id_digest")
+            .annotate(total=Sum("property_count")).filter(total__gt=limit).values("id_digest"))
     rows = _rows(RealEstateRow, imp)
     total = Subquery(rows.order_by().values("id_digest").annotate(total=Sum("property_count")).values("total")[:1],
                      output_field=IntegerField())
-    subjects = ctx.subjects(group).filter(Exists(rows)).annotate(property_total=total).filter(property_total__gt=limit)
+    subjects = ctx.subjects(group).filter(id_digest__in=over)
     return [hits(subjects, ekey="", severity=group.severity,
-                 evidence=row_evidence(rows, "real_estate", imp, property_count=OuterRef("property_total"),
-                                       max_properties=Value(limit), floor_area=F("floor_area")))]
+                 evidence=row_evidence(rows, "real_estate", imp, property_count=total, max_properties=Value(limit),
+                                       floor_area=F("floor_area")))]
 
 
 @rule("R13")
