@@ -23,14 +23,14 @@ NUMBER_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # applications.rules.NUMBE
 NUMBER_BITS = 40  # 8 base-32 characters
 
 
-def number_sql(offset: int, day_text: str, row_expr: str = "s.row_no") -> str:
+def number_sql(offset: int, day_text: str, base: int) -> str:
     """SQL for applications.rules' number format `SB` + yyyymmdd + 8 base-32 characters, where the 8
-    characters encode the 40-bit integer `offset` + row number. Standard SQL (both databases); the two
-    values are ours (an int and 8 digits), so they are written as literals."""
-    offset, day_text = int(offset), str(day_text)
+    characters encode the 40-bit integer offset + (application id - base). Standard SQL (both databases);
+    the values are ours (ints and 8 digits), so they are written as literals."""
+    offset, base, day_text = int(offset), int(base), str(day_text)
     if not day_text.isdigit():
         raise ValueError("day_text must be yyyymmdd")
-    value = f"(CAST({offset} AS BIGINT) + {row_expr})"
+    value = f"(CAST({offset} AS BIGINT) + m.app_id - {base})"
     digits = [
         f"substr('{NUMBER_ALPHABET}', CAST((({value} >> {shift}) & 31) AS INTEGER) + 1, 1)"
         for shift in range(NUMBER_BITS - 5, -1, -5)
@@ -272,7 +272,7 @@ class Loader:
             [account_kind, True, actor, now],
         )
 
-    def insert_applications(self, *, number_offset: int, day_text: str, policy_id: int, period: str,
+    def insert_applications(self, *, number_offset: int, number_base: int, day_text: str, policy_id: int, period: str,
                             business_line: str, collector_id: int | None, import_id, actor: str, today,
                             deadline, now) -> int:
         collector = "%s" if collector_id is not None else "r.collector_id"
@@ -282,12 +282,12 @@ class Loader:
                   (id, number, beneficiary_id, policy_id, period, region_id, business_line, collector_id, channel,
                    quantity, tier, amount, payee_account_id, status, step_started_on, step_deadline, sampled,
                    rejection_reason, remarks, roster_import_id, roster_row, created_by, created_at, updated_at)
-                SELECT m.app_id, {number_sql(number_offset, day_text)}, m.ben_id, %s, %s, s.region, %s, {collector}, 'roster',
+                SELECT m.app_id, {number_sql(number_offset, day_text, number_base)}, m.ben_id, %s, %s, s.region, %s, {collector}, 'roster',
                        s.quantity, s.tier, s.amount, m.acc_id, 'collected', %s, %s, %s,
                        '', s.remarks, %s, s.row_no, %s, %s, %s
                 FROM {self.stage} s JOIN {self.map} m ON m.row_no = s.row_no
                 LEFT JOIN {self.regions} r ON r.code = s.region
-                ORDER BY s.row_no""",
+                ORDER BY m.app_id""",
             [policy_id, period, business_line, *collector_params, today, deadline, False,
              import_id, actor, now, now],
         )
@@ -296,7 +296,7 @@ class Loader:
         return self.execute(
             f"""INSERT INTO applications_applicationevent (application_id, from_status, to_status, actor, at, reason, changes)
                 SELECT m.app_id, '', 'collected', %s, %s, %s, {self.json_param()}
-                FROM {self.map} m ORDER BY m.row_no""",
+                FROM {self.map} m ORDER BY m.app_id""",
             [actor, now, reason, "{}"],
         )
 
@@ -305,8 +305,8 @@ class Loader:
             "SELECT 1 FROM applications_application WHERE number >= %s AND number <= %s LIMIT 1", [low, high]
         ))
 
-    def row_range(self) -> tuple[int, int]:
-        row = self.fetchall(f"SELECT MIN(row_no), MAX(row_no) FROM {self.map}")[0]
+    def app_id_range(self) -> tuple[int, int]:
+        row = self.fetchall(f"SELECT MIN(app_id), MAX(app_id) FROM {self.map}")[0]
         return (row[0] or 0, row[1] or 0)
 
     def errors(self) -> Iterator[tuple]:

@@ -346,7 +346,7 @@ class _Run:
         step("registry_match")
         loader.fill_map()
         counts = loader.counts()
-        offset = self._number_offset(today)
+        offset, number_base = self._number_offset(today)
         step("ids")
         new_people = loader.insert_beneficiaries(kind=kind, now=now)
         step("beneficiaries")
@@ -357,7 +357,7 @@ class _Run:
         step("accounts")
         own_collector = ri.organization_id if ri.organization.kind == OrgKind.COLLECTOR else None
         created = loader.insert_applications(
-            number_offset=offset, day_text=f"{today:%Y%m%d}", policy_id=self.policy.pk, period=self.period,
+            number_offset=offset, number_base=number_base, day_text=f"{today:%Y%m%d}", policy_id=self.policy.pk, period=self.period,
             business_line=self.policy.business_line, collector_id=own_collector, import_id=_uuid_param(ri.pk),
             actor=actor.username, today=connection.ops.adapt_datefield_value(today),
             deadline=connection.ops.adapt_datefield_value(deadline), now=now,
@@ -477,16 +477,19 @@ class _Run:
                 for b in people
             ])
 
-    def _number_offset(self, today) -> int:
-        """Application numbers for this import: `SB` + date + base-32 of (offset + row number), a block
-        of numbers checked free in one index range scan (the unique index stays the final guard)."""
-        low_row, high_row = self.loader.row_range()
+    def _number_offset(self, today) -> tuple[int, int]:
+        """Application numbers for this import: `SB` + date + base-32 of (offset + application id - base),
+        a block of numbers checked free in one index range scan (the unique index stays the final guard).
+        Returns (offset, base)."""
+        low_id, high_id = self.loader.app_id_range()
+        span = high_id - low_id
+        if span >= 2**32:
+            raise DomainError("花名册行数过多：请分成几个文件分别导入。")
         day = f"{today:%Y%m%d}"
         for _attempt in range(20):
-            offset = random.SystemRandom().randrange(0, 2**NUMBER_BITS - 2**26)
-            if not self.loader.number_range_taken(encode_number(day, offset + low_row),
-                                                  encode_number(day, offset + high_row)):
-                return offset
+            offset = random.SystemRandom().randrange(0, 2**NUMBER_BITS - 2**33)
+            if not self.loader.number_range_taken(encode_number(day, offset), encode_number(day, offset + span)):
+                return offset, low_id
         raise DomainError("生成申报编号失败，请重新导入。")
 
     def _record_rejections(self):
