@@ -560,3 +560,14 @@ def test_imported_for_a_county_department_each_row_gets_the_collector_in_charge(
                     actor=Scope.system("500101000000", reason="cli:test"))
     collectors = dict(Application.objects.filter(roster_import=ri).values_list("roster_row", "collector__code"))
     assert collectors == {2: "WZ-GST", 3: "WZ-TB"}
+
+
+def test_a_refusal_found_by_a_worker_process_refuses_the_file(flow, settings):
+    settings.YIKATONG_ROSTER_BLOCK_BYTES = 1500
+    settings.YIKATONG_ROSTER_POOL_MIN_BYTES = 0
+    settings.YIKATONG_ROSTER_WORKERS = 2
+    good = csv_bytes([person_row(i) for i in range(40)])
+    bad = ",".join(person_row(45, 姓名="王五").get(h, "") for h in PERSON_HEADERS).encode("gbk") + b"\r\n"
+    ri = run_import(flow, good + bad + csv_bytes([person_row(50)])[len(csv_bytes([])):])
+    assert ri.status == RosterImport.Status.FAILED and "第 42 行附近" in ri.message
+    assert not Application.objects.exists() and not Beneficiary.objects.exists()
