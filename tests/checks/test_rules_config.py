@@ -183,3 +183,19 @@ def test_bad_input_is_refused_in_chinese(lab):
         lab.run(policy, region="500101009000")
     run = lab.run(policy)  # no applications at all: a run with nothing to check
     assert run.status == "succeeded" and run.subjects == 0
+
+
+def test_a_run_as_a_background_job(lab):
+    from yikatong.checks.services.runs import check_run_start
+    from yikatong.core.models import JobProgress
+
+    policy, _dead, app = _dead_world(lab)
+    job = check_run_start(actor=lab.scope("civil"), policy_code=policy.code, period="2026-03")
+    job = JobProgress.objects.get(pk=job.pk)
+    assert job.status == "succeeded" and job.kind == "check.run"
+    run = CheckRun.objects.get(job=job)
+    assert run.started_by == "t_civil" and run.subjects == 2
+    assert job.result["R02 死亡人员"] == "命中 1（新增 1，自动关闭 0）"
+    assert lab.hit_apps("R02") == {app.pk}
+    with pytest.raises(ScopeError):
+        check_run_start(actor=lab.scope("agri"), policy_code=policy.code, period="2026-03")

@@ -103,7 +103,7 @@ class PostgresLoader(Loader):
         self.execute(f"ANALYZE {self.stage}")
 
     def order(self, table: str) -> str:
-        return {"beneficiary": "m.ben_id", "account": "m.acc_id"}.get(table, "m.row_no")
+        return {"beneficiary": "m.ben_id", "account": "m.acc_id", "application": "m.app_id"}[table]
 
     def snapshot_sql(self) -> str:
         return _SNAPSHOT

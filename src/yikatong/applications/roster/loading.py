@@ -80,7 +80,8 @@ class Loader:
         """Refresh the planner's statistics of the staging table once it is loaded."""
 
     def order(self, table: str) -> str:
-        """The order in which the rows of `table` (beneficiary, account) are inserted."""
+        """The order in which the rows of `table` (beneficiary, account, application) are inserted: by
+        default the row order, in which the staging and map tables are stored (no sort needed)."""
         return "m.row_no"
 
     def staging_transaction(self):
@@ -287,7 +288,7 @@ class Loader:
                        '', s.remarks, %s, s.row_no, %s, %s, %s
                 FROM {self.stage} s JOIN {self.map} m ON m.row_no = s.row_no
                 LEFT JOIN {self.regions} r ON r.code = s.region
-                ORDER BY m.app_id""",
+                ORDER BY {self.order("application")}""",
             [policy_id, period, business_line, *collector_params, today, deadline, False,
              import_id, actor, now, now],
         )
@@ -296,7 +297,7 @@ class Loader:
         return self.execute(
             f"""INSERT INTO applications_applicationevent (application_id, from_status, to_status, actor, at, reason, changes)
                 SELECT m.app_id, '', 'collected', %s, %s, %s, {self.json_param()}
-                FROM {self.map} m ORDER BY m.app_id""",
+                FROM {self.map} m ORDER BY {self.order("application")}""",
             [actor, now, reason, "{}"],
         )
 

@@ -86,7 +86,7 @@ def worker_count() -> int:
 
 
 def block_bytes() -> int:
-    return int(_setting("YIKATONG_ROSTER_BLOCK_BYTES", 2 * MiB))
+    return int(_setting("YIKATONG_ROSTER_BLOCK_BYTES", MiB))
 
 
 def pool_min_bytes() -> int:
@@ -284,7 +284,7 @@ class _Run:
             pending = deque()
             for block in blocks:
                 pending.append(pool.apply_async(_work, (block,)))
-                if len(pending) >= 2 * workers:  # bounded: memory does not grow with the file
+                if len(pending) > workers:  # bounded: memory does not grow with the file
                     self._consume(pending.popleft().get(), stats, total)
             while pending:
                 self._consume(pending.popleft().get(), stats, total)

@@ -97,42 +97,56 @@ def fill(run: CheckRun, source: QuerySet, *, item_type: str, as_reference: bool)
     insert = f"""
         INSERT INTO {table(CheckSubject)} (run_id, subject_key, application_id, ref_type, ref_id, beneficiary_id,
             id_digest, policy_id, business_line, period, first_day, last_day, first_month, last_month, region_id,
-            amount, quantity, tier, payee_account_id, account_digest)
+            amount, quantity, tier, payee_account_id, account_digest, account_kind, card_status,
+            kind, name, id_masked, birth_date, gender, household_id, phone_digest)
         SELECT %s, %s || ':' || CAST(q.s_subject_id AS TEXT), q.s_application_id, {ref_type}, {ref_id},
             q.s_beneficiary_id, b.id_digest, q.s_policy_id, p.business_line, q.s_period,
             {first_day}, {last_day}, {first_month}, {last_month}, q.s_region_id,
-            q.s_amount, q.s_quantity, COALESCE(q.s_tier, ''), COALESCE(q.s_payee_account_id, act.id),
-            COALESCE(q.s_account_digest, pa.account_digest, act.account_digest, '')
+            q.s_amount, q.s_quantity, COALESCE(q.s_tier, ''), q.s_payee_account_id,
+            COALESCE(q.s_account_digest, pa.account_digest, ''), COALESCE(pa.kind, ''), COALESCE(pa.card_status, ''),
+            b.kind, b.name, b.id_masked, b.birth_date, b.gender, b.household_id, b.phone_digest
         FROM ({sql}) q
         JOIN {table(Beneficiary)} b ON b.id = q.s_beneficiary_id
         JOIN {table(Policy)} p ON p.id = q.s_policy_id
         LEFT JOIN {table(PayeeAccount)} pa ON pa.id = q.s_payee_account_id
-        LEFT JOIN {table(PayeeAccount)} act ON act.beneficiary_id = q.s_beneficiary_id AND act.is_active = %s
         WHERE 1 = 1
     """
-    all_params = [run.pk, item_type, item_type if as_reference else "", *p1, *p2, *p3, *p4, *params, True]
+    all_params = [run.pk, item_type, item_type if as_reference else "", *p1, *p2, *p3, *p4, *params]
     count = execute(insert, all_params)
+    _active_accounts()
     if is_postgres():
         execute(f"ANALYZE {table(CheckSubject)}")  # temporary tables are never analyzed by autovacuum
     return count
 
 
+def _active_accounts() -> None:
+    """Records that name no payee account are paid into the person's active account (usually none)."""
+    s, acct = table(CheckSubject), table(PayeeAccount)
+
+    def active(column: str) -> str:
+        return (f"(SELECT a.{column} FROM {acct} a WHERE a.beneficiary_id = {s}.beneficiary_id "
+                f"AND a.is_active = %s)")
+
+    execute(f"""
+        UPDATE {s} SET payee_account_id = {active('id')},
+            account_digest = CASE WHEN account_digest = '' THEN COALESCE({active('account_digest')}, '')
+                                  ELSE account_digest END,
+            account_kind = COALESCE({active('kind')}, ''), card_status = COALESCE({active('card_status')}, '')
+        WHERE payee_account_id IS NULL
+    """, [True, True, True, True])
+
+
 def open_working_set() -> None:
-    """Create the run's working set as a TEMPORARY table of the connection, with the name and columns of
-    CheckSubject: every statement of the engine (ORM or raw) names checks_checksubject, and a temporary table
-    of that name comes first in name resolution on both databases. Temporary tables are private to the
-    connection (concurrent runs never meet), write no WAL on PostgreSQL and leave no dead rows behind."""
-    name = CheckSubject._meta.db_table
-    quoted = table(CheckSubject)
+    """Create the run's working set as a TEMPORARY table of the connection, named and shaped like CheckSubject
+    (the DDL comes from the model itself): every statement of the engine (ORM or raw) names
+    checks_checksubject, and a temporary table of that name comes first in name resolution on both databases.
+    Temporary tables are private to the connection (concurrent runs never meet), write no WAL on PostgreSQL,
+    need no index upkeep and leave no dead rows behind. The permanent table only gives the model a home."""
     close_working_set()
-    if is_postgres():
-        execute(f"CREATE TEMPORARY TABLE {quoted} (LIKE {quoted} INCLUDING DEFAULTS INCLUDING IDENTITY)")
-        return
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT sql FROM main.sqlite_master WHERE type = 'table' AND name = %s", [name])
-        ddl = cursor.fetchone()[0]
-    head = ddl.split("(", 1)
-    execute(f"CREATE TEMPORARY TABLE {quoted} ({head[1]}")
+    ddl, params = connection.SchemaEditorClass(connection).table_sql(CheckSubject)
+    if not ddl.startswith("CREATE TABLE "):
+        raise RuntimeError(f"unexpected DDL for the working set: {ddl[:60]}")
+    execute("CREATE TEMPORARY TABLE " + ddl[len("CREATE TABLE "):], params or None)
 
 
 def close_working_set() -> None:

@@ -124,6 +124,16 @@ class CheckSubject(models.Model):
     payee_account = models.ForeignKey("registry.PayeeAccount", null=True, on_delete=models.DO_NOTHING,
                                       db_constraint=False, db_index=False, related_name="+")
     account_digest = models.CharField(max_length=64, blank=True)
+    # Copied from the beneficiary and the payee account when the set is filled, so that rules never join them.
+    account_kind = models.CharField(max_length=12, blank=True)
+    card_status = models.CharField(max_length=14, blank=True)
+    kind = models.CharField(max_length=12, default="person")
+    name = models.CharField(max_length=100, blank=True, default="")
+    id_masked = models.CharField(max_length=32, blank=True, default="")
+    birth_date = models.DateField(null=True)
+    gender = models.CharField(max_length=1, blank=True)
+    household_id = models.BigIntegerField(null=True)
+    phone_digest = models.CharField(max_length=64, blank=True)
 
     # No secondary index on purpose: a run writes a million rows here at a time and every rule reads them by
     # a scan joined with hashes (PostgreSQL) or automatic indexes (SQLite); B-tree upkeep on 64-character

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
+import logging
 import multiprocessing
 import os
 import queue
@@ -37,6 +38,8 @@ from yikatong.core.models import JobProgress
 
 from ..models import SOURCE_MODELS, SourceImport, SourceImportError, SourceState
 from . import spec as specs
+
+log = logging.getLogger("yikatong.checks.sources")
 
 CHUNK_ROWS = 20_000
 STALE_AFTER = dt.timedelta(hours=12)
@@ -224,9 +227,13 @@ class Loader:
         self._staged = True
 
     def drop_stage(self) -> None:
-        self._execute(f"DROP TABLE IF EXISTS {self.stage}")
-        if not self.pg and self._staged:
-            self._execute("PRAGMA temp.cache_size = -2000")  # SQLite's default
+        """Drop the stage (it would go with the session anyway): never hides the error being handled."""
+        try:
+            self._execute(f"DROP TABLE IF EXISTS {self.stage}")
+            if not self.pg and self._staged:
+                self._execute("PRAGMA temp.cache_size = -2000")  # SQLite's default
+        except Exception:  # noqa: BLE001
+            log.warning("source import %s: could not drop the stage %s", self.imp.pk, self.stage, exc_info=True)
         self._staged = False
 
     def write(self, result: specs.ChunkResult) -> None:
@@ -308,6 +315,9 @@ class Loader:
         with transaction.atomic(using=self.conn.alias):
             if self.pg:
                 self._execute("SET LOCAL work_mem = '256MB'")  # sort the stage in memory
+                # No wait for the WAL flush here: the switch commits synchronously later, and flushing
+                # its commit record flushes these rows first (the log is sequential).
+                self._execute("SET LOCAL synchronous_commit = off")
             return self._execute(
                 f"INSERT INTO {self.table} ({columns}) SELECT %s, {self.stage_columns} FROM {self.stage} "
                 f"ORDER BY id_digest",

@@ -25,14 +25,14 @@ CHECK_CHARACTERS = [str(d) for d in range(10)] + ["X"]
 @rule("R01", needs_source=False)
 def r01(ctx: RuleContext, group: Group):
     subjects = ctx.subjects(group)
-    persons = subjects.filter(beneficiary__kind="person")
-    prefixes = (persons.annotate(prefix=Substr("beneficiary__id_masked", 1, 6))
+    persons = subjects.filter(kind="person")
+    prefixes = (persons.annotate(prefix=Substr("id_masked", 1, 6))
                 .values_list("prefix", flat=True).distinct())
     unknown = sorted(p for p in prefixes if not (p and region_prefix_known(p)))
     earliest = dt.date(EARLIEST_BIRTH_YEAR, 1, 1)
-    bad_birth = (Q(beneficiary__birth_date__isnull=True) | Q(beneficiary__birth_date__lt=earliest)
-                 | Q(beneficiary__birth_date__gt=ctx.today))
-    bad_gender = ~Q(beneficiary__gender__in=["男", "女"])
+    bad_birth = (Q(birth_date__isnull=True) | Q(birth_date__lt=earliest)
+                 | Q(birth_date__gt=ctx.today))
+    bad_gender = ~Q(gender__in=["男", "女"])
     bad_shape = (~Q(id_length=18) | ~Q(check_char__in=CHECK_CHARACTERS))
     whens = [When(bad_shape, then=Value("身份证号位数或校验位格式错误"))]
     condition = bad_shape | bad_birth | bad_gender
@@ -46,23 +46,23 @@ def r01(ctx: RuleContext, group: Group):
               When(bad_gender, then=Value("身份证号对应的性别信息缺失"))]
     person_reason = Case(*whens, output_field=CharField())
     annotated = persons.annotate(
-        id_length=Length("beneficiary__id_masked"),
-        check_char=Substr("beneficiary__id_masked", 18, 1),
-        region_prefix=Substr("beneficiary__id_masked", 1, 6),
+        id_length=Length("id_masked"),
+        check_char=Substr("id_masked", 18, 1),
+        region_prefix=Substr("id_masked", 1, 6),
     )
     found = [hits(
         annotated.filter(condition),
         ekey="", severity=group.severity,
-        evidence=JSONObject(reason=person_reason, id_masked=F("beneficiary__id_masked"),
-                            birth_date=F("beneficiary__birth_date")),
+        evidence=JSONObject(reason=person_reason, id_masked=F("id_masked"),
+                            birth_date=F("birth_date")),
     )]
-    orgs = subjects.filter(beneficiary__kind="organization")
-    codes = dict(orgs.values_list("beneficiary_id", "beneficiary__id_masked").distinct())
+    orgs = subjects.filter(kind="organization")
+    codes = dict(orgs.values_list("beneficiary_id", "id_masked").distinct())
     invalid = sorted(pk for pk, code in codes.items() if not is_valid_credit_code(code))
     if invalid:
         found.append(hits(
             orgs.filter(beneficiary_id__in=invalid), ekey="", severity=group.severity,
-            evidence=JSONObject(reason=Value("统一社会信用代码校验未通过"), id_masked=F("beneficiary__id_masked")),
+            evidence=JSONObject(reason=Value("统一社会信用代码校验未通过"), id_masked=F("id_masked")),
         ))
     return found
 
@@ -78,7 +78,7 @@ def latest_birth(on: dt.date, age: int) -> dt.date:
 
 def age_expression(on: dt.date):
     """Full years on `on` of the subject's beneficiary, in SQL (dates compared as ISO text)."""
-    birth = as_text("beneficiary__birth_date")
+    birth = as_text("birth_date")
     birth_year = Cast(Substr(birth, 1, 4), IntegerField())
     late = Case(When(Q(birth_month_day__gt=on.strftime("%m-%d")), then=Value(1)), default=Value(0),
                 output_field=IntegerField())
@@ -96,15 +96,15 @@ def r14(ctx: RuleContext, group: Group):
         on = period.last_day
         condition = Q()
         if min_age is not None:
-            condition |= Q(beneficiary__birth_date__gt=latest_birth(on, int(min_age)))
+            condition |= Q(birth_date__gt=latest_birth(on, int(min_age)))
         if max_age is not None:
-            condition |= Q(beneficiary__birth_date__lte=latest_birth(on, int(max_age) + 1))
+            condition |= Q(birth_date__lte=latest_birth(on, int(max_age) + 1))
         subjects = (ctx.subjects(group)
-                    .filter(period=period.period, beneficiary__kind="person", beneficiary__birth_date__isnull=False)
-                    .annotate(birth_month_day=Substr(as_text("beneficiary__birth_date"), 6, 5))
+                    .filter(period=period.period, kind="person", birth_date__isnull=False)
+                    .annotate(birth_month_day=Substr(as_text("birth_date"), 6, 5))
                     .filter(condition))
         found.append(hits(subjects, ekey="", severity=group.severity, evidence=JSONObject(
-            birth_date=F("beneficiary__birth_date"), reference_date=Value(on.isoformat()),
+            birth_date=F("birth_date"), reference_date=Value(on.isoformat()),
             age=age_expression(on), min_age=Value(min_age), max_age=Value(max_age),
         )))
     return found

@@ -151,19 +151,22 @@ def r06(ctx: RuleContext, group: Group):
 @rule("R12", needs_source=False)
 def r12(ctx: RuleContext, group: Group):
     """The subject's account (or phone) is also the active account (or phone) of a beneficiary of another
-    household. Same household is fine; a person without a recorded household counts as another household."""
+    household. Same household is fine; a person without a recorded household counts as another household.
+    The digests held by more than one beneficiary are found first by one aggregate over the index, so only
+    the few subjects holding one go on to the joins."""
     subject, ben, acct = table(CheckSubject), table(Beneficiary), table(PayeeAccount)
     ids, id_params = _policy_ids(group)
-    other_household = "(b.household_id IS NULL OR ob.household_id IS NULL OR ob.household_id <> b.household_id)"
+    other_household = "(s.household_id IS NULL OR ob.household_id IS NULL OR ob.household_id <> s.household_id)"
 
     def evidence(kind: str) -> str:
         return json_object(("kind", f"'{kind}'"), ("others", "COUNT(DISTINCT ob.id)"),
-                           ("other_beneficiary_id", "MIN(ob.id)"), ("household_id", "MIN(b.household_id)"))
+                           ("other_beneficiary_id", "MIN(ob.id)"), ("household_id", "MIN(s.household_id)"))
 
     account_sql = f"""
         SELECT s.id AS sid, 'account' AS ekey, {text_param()} AS sev, {evidence('account')} AS ev
         FROM {subject} s
-        JOIN {ben} b ON b.id = s.beneficiary_id
+        JOIN (SELECT account_digest AS digest FROM {acct} WHERE is_active = %s
+              GROUP BY account_digest HAVING COUNT(*) > 1) shared ON shared.digest = s.account_digest
         JOIN {acct} oa ON oa.account_digest = s.account_digest AND oa.is_active = %s
         JOIN {ben} ob ON ob.id = oa.beneficiary_id
         WHERE s.run_id = %s AND s.policy_id IN ({ids}) AND s.account_digest <> ''
@@ -173,14 +176,15 @@ def r12(ctx: RuleContext, group: Group):
     phone_sql = f"""
         SELECT s.id AS sid, 'phone' AS ekey, {text_param()} AS sev, {evidence('phone')} AS ev
         FROM {subject} s
-        JOIN {ben} b ON b.id = s.beneficiary_id
-        JOIN {ben} ob ON ob.phone_digest = b.phone_digest
-        WHERE s.run_id = %s AND s.policy_id IN ({ids}) AND b.phone_digest <> ''
-          AND ob.id <> b.id AND {other_household}
+        JOIN (SELECT phone_digest AS digest FROM {ben} WHERE phone_digest <> ''
+              GROUP BY phone_digest HAVING COUNT(*) > 1) shared ON shared.digest = s.phone_digest
+        JOIN {ben} ob ON ob.phone_digest = s.phone_digest
+        WHERE s.run_id = %s AND s.policy_id IN ({ids}) AND s.phone_digest <> ''
+          AND ob.id <> s.beneficiary_id AND {other_household}
         GROUP BY s.id
     """
     return [
-        Hits(account_sql, (group.severity, True, ctx.run.pk, *id_params)),
+        Hits(account_sql, (group.severity, True, True, ctx.run.pk, *id_params)),
         Hits(phone_sql, (group.severity, ctx.run.pk, *id_params)),
     ]
 

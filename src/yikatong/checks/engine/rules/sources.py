@@ -28,6 +28,7 @@ from yikatong.checks.models import (
     SscCardRow,
     VehicleRow,
 )
+from yikatong.registry.models import PayeeAccount
 from yikatong.registry.models.accounts import UNPAYABLE_CARD_STATUSES
 
 from .. import catalogue
@@ -64,6 +65,11 @@ def r02(ctx: RuleContext, group: Group):
     )]
 
 
+def _payee_account(field: str) -> Subquery:
+    """A field of the subject's payee account, from inside a source-row subquery (evaluated for hits only)."""
+    return Subquery(PayeeAccount.objects.filter(pk=OuterRef(OuterRef("payee_account_id"))).values(field)[:1])
+
+
 def _card_fields():
     return {"account_masked": F("account_masked"), "bank_name": F("bank_name"), "card_status": F("card_status"),
             "account_matches": JsonBool(True)}
@@ -77,17 +83,17 @@ def r04(ctx: RuleContext, group: Group):
     imp = ctx.current_import("ssc_card")
     cards = _rows(SscCardRow, imp)
     same_account = cards.filter(account_digest=OuterRef("account_digest"))
-    other_name = cards.exclude(name=OuterRef("beneficiary__name"))
+    other_name = cards.exclude(name=OuterRef("name"))
     subjects = ctx.subjects(group)
     account_fields = {"account_masked": F("account_masked"), "bank_name": F("bank_name"),
-                      "card_status": F("card_status"), "payee_account_masked": OuterRef("payee_account__account_masked")}
+                      "card_status": F("card_status"), "payee_account_masked": _payee_account("account_masked")}
     name_fields = {"account_masked": F("account_masked"), "bank_name": F("bank_name"),
-                   "beneficiary_name": masked(OuterRef("beneficiary__name")), "name_matches": JsonBool(False)}
+                   "beneficiary_name": masked(OuterRef("name")), "name_matches": JsonBool(False)}
     return [
-        hits(subjects.filter(payee_account__kind="ssc_card").filter(Exists(cards)).exclude(Exists(same_account)),
+        hits(subjects.filter(account_kind="ssc_card").filter(Exists(cards)).exclude(Exists(same_account)),
              ekey="account", severity=group.severity,
              evidence=row_evidence(cards, "ssc_card", imp, **account_fields)),
-        hits(subjects.filter(beneficiary__kind="person").filter(Exists(other_name)),
+        hits(subjects.filter(kind="person").filter(Exists(other_name)),
              ekey="name", severity=group.severity,
              evidence=row_evidence(other_name, "ssc_card", imp, **name_fields)),
     ]
@@ -99,11 +105,11 @@ def r05(ctx: RuleContext, group: Group):
     payee account itself (refreshed from the card bank)."""
     imp = ctx.current_import("ssc_card")
     subjects = ctx.subjects(group)
-    account_bad = Q(payee_account__card_status__in=UNPAYABLE)
-    account_evidence = JSONObject(source=Value("payee_account"), payee_account_id=F("payee_account_id"),
-                                  account_masked=F("payee_account__account_masked"),
-                                  bank_name=F("payee_account__bank_name"),
-                                  card_status=F("payee_account__card_status"))
+    account_bad = Q(card_status__in=UNPAYABLE)
+    account = PayeeAccount.objects.filter(pk=OuterRef("payee_account_id"))
+    account_evidence = Subquery(account.values(j=JSONObject(
+        source=Value("payee_account"), payee_account_id=F("id"), account_masked=F("account_masked"),
+        bank_name=F("bank_name"), card_status=F("card_status")))[:1], output_field=JSONField())
     if imp is None:
         return [hits(subjects.filter(account_bad), ekey="", severity=group.severity, evidence=account_evidence)]
     bad_cards = _rows(SscCardRow, imp).filter(account_digest=OuterRef("account_digest"), card_status__in=UNPAYABLE)
@@ -159,9 +165,10 @@ def r10(ctx: RuleContext, group: Group):
 
 @rule("R13")
 def r13(ctx: RuleContext, group: Group):
-    """The person is listed in the cadre_relative source (as a relative, or as the cadre himself), or is the
-    cadre named by other rows. Raw SQL: the cadre branch joins on cadre_id_digest, which has no index, so it
-    must be a join (hashed on PostgreSQL, an automatic index on SQLite), not a correlated subquery."""
+    """The person is listed in the cadre_relative source (as a relative, or as the cadre himself: key
+    "person"), or is a cadre named by other rows without a row of his own (key "cadre"). Raw SQL: cadre_id_digest has no index, so the cadre branch joins the subjects
+    with the cadres grouped once (hashed on PostgreSQL; SQLite indexes the grouped rows automatically) —
+    never a lookup per subject, which would scan the source for each one."""
     imp = uuid_param(ctx.current_import("cadre_relative"))
     cadre, subject = table(CadreRelativeRow), table(CheckSubject)
     ids = ", ".join(["%s"] * len(group.policy_ids))
@@ -178,15 +185,17 @@ def r13(ctx: RuleContext, group: Group):
             WHERE s.run_id = %s AND s.policy_id IN ({ids})
             GROUP BY s.id
             UNION ALL
-            SELECT s.id, 'cadre', MIN(c.id), 1
-            FROM {subject} s JOIN {cadre} c ON c.cadre_id_digest = s.id_digest AND c.source_import_id = %s
+            SELECT s.id, 'cadre', g.rid, 1
+            FROM {subject} s
+            JOIN (SELECT cadre_id_digest AS digest, MIN(id) AS rid FROM {cadre} WHERE source_import_id = %s
+                  GROUP BY cadre_id_digest
+                  HAVING MAX(CASE WHEN id_digest = cadre_id_digest THEN 1 ELSE 0 END) = 0) g
+                ON g.digest = s.id_digest
             WHERE s.run_id = %s AND s.policy_id IN ({ids})
-              AND NOT EXISTS (SELECT 1 FROM {cadre} p WHERE p.source_import_id = %s AND p.id_digest = s.id_digest)
-            GROUP BY s.id
         ) m JOIN {cadre} c ON c.id = m.rid
     """
     params = (group.severity, str(ctx.current_import("cadre_relative")),
-              imp, ctx.run.pk, *group.policy_ids, imp, ctx.run.pk, *group.policy_ids, imp)
+              imp, ctx.run.pk, *group.policy_ids, imp, ctx.run.pk, *group.policy_ids)
     return [Hits(sql, params)]
 
 
