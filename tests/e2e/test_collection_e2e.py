@@ -25,6 +25,8 @@ def test_collector_types_an_application(page, login, flow, zhang):  # noqa: F811
     as_user(page, login, "t_collector")
     page.click("[data-nav='applications:create']")
     expect(page.locator("h1")).to_have_text("录入申报")
+    # the checks run in page scripts: wait until they are attached before typing (slow machines)
+    page.wait_for_load_state("load")
 
     good = resident_id("500101", "19580506", 61)
     bad = good[:-1] + ("0" if good[-1] != "0" else "1")
