@@ -89,6 +89,28 @@ def test_every_model_field_is_filled_by_its_spec():
         assert set(spec.SPECS[code].db_columns) == concrete, code
 
 
+def test_bank_account_fast_path_agrees_with_core_identity():
+    from stdnum import luhn
+
+    from yikatong.core import identity, masking
+
+    rng = random.Random(11)
+    for _ in range(3000):
+        length = rng.choice([8, 12, 16, 17, 18, 19, 20, 25])
+        body = ("62" if rng.random() < 0.7 else "95") + "".join(rng.choice("0123456789") for _ in range(length - 3))
+        number = body + (luhn.calc_check_digit(body) if rng.random() < 0.6 else rng.choice("0123456789"))
+        try:
+            expected = identity.validate_bank_account(number)
+        except identity.IdentityError:
+            with pytest.raises(spec.RowError):
+                spec.bank_account(number)
+            continue
+        assert spec.bank_account(number) == expected
+        assert "*" * (len(expected) - 4) + expected[-4:] == masking.mask_account(expected)
+    card = make_card()
+    assert spec.bank_account(f"{card[:4]} {card[4:8]}-{card[8:]}") == card  # grouped as printed
+
+
 def test_old_and_later_region_codes_are_valid_ids():
     limit = dt.date(2026, 3, 16)
     # 110103 崇文区 existed until 2010; 110115 大兴区 exists since 2001 but the person was born in 1950

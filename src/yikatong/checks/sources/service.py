@@ -22,7 +22,7 @@ import types
 from contextlib import closing
 
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 
 from yikatong.core import audit, clock
 from yikatong.core.errors import DomainError
@@ -226,6 +226,7 @@ def _refresh_cards(imp: SourceImport) -> dict | None:
     """Card statuses of matching payee accounts from this import (registry.card_status_refresh_bulk,
     set-based), within the importer's region. Runs while holding the source's state row, and only if
     this import is still the one in force — a later import's own refresh then applies after it."""
+    from yikatong.registry.models import AccountKind, PayeeAccount
     from yikatong.registry.services import card_status_refresh_bulk
 
     actor = Scope.system(imp.file.region_id, reason=imp.created_by or "source-import")
@@ -233,9 +234,18 @@ def _refresh_cards(imp: SourceImport) -> dict | None:
         state = SourceState.objects.select_for_update().get(source=imp.source)
         if state.current_import_id != imp.pk:
             return None
-        rows = (SscCardRow.objects.filter(source_import_id=imp.pk).order_by()
+        # Only card rows that are some beneficiary's active card account go to the refresh (one semi-join):
+        # most card holders receive no subsidy, and the refresh handles its rows a thousand at a time.
+        payee = PayeeAccount.objects.filter(is_active=True, kind=AccountKind.SSC_CARD,
+                                            account_digest=OuterRef("account_digest"),
+                                            beneficiary__id_digest=OuterRef("id_digest"))
+        rows = (SscCardRow.objects.filter(source_import_id=imp.pk).filter(Exists(payee)).order_by()
                 .values_list("id_digest", "account_digest", "card_status").iterator(chunk_size=2000))
-        return card_status_refresh_bulk(actor=actor, rows=rows, source=f"ssc_card:{imp.pk}")
+        counts = card_status_refresh_bulk(actor=actor, rows=rows, source=f"ssc_card:{imp.pk}")
+    others = imp.accepted - counts["rows"]
+    counts["rows"] += others
+    counts["unmatched"] += others
+    return counts
 
 
 def _snapshot(imp: SourceImport) -> dict:
