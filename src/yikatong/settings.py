@@ -44,6 +44,8 @@ INSTALLED_APPS = [
     "yikatong.registry",
     "yikatong.applications",
     "yikatong.checks",
+    "yikatong.payments",
+    "yikatong.banks",
 ]
 
 MIDDLEWARE = [
