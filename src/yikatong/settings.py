@@ -193,3 +193,9 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {"yikatong": {"level": os.environ.get("YIKATONG_LOG_LEVEL", "INFO")}},
 }
+
+# SMS to beneficiaries (payments.sms): "file" (default: var/sms/outbox.jsonl), "console", or "http" with
+# YIKATONG_SMS_URL (+ YIKATONG_SMS_TOKEN) for the province's SMS gateway.
+YIKATONG_SMS_SENDER = os.environ.get("YIKATONG_SMS_SENDER", "file")
+YIKATONG_SMS_URL = os.environ.get("YIKATONG_SMS_URL", "")
+YIKATONG_SMS_TOKEN = os.environ.get("YIKATONG_SMS_TOKEN", "")

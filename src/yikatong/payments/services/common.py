@@ -5,12 +5,15 @@ beyond the transition table and scope, which every write needs."""
 
 import datetime as dt
 from collections.abc import Iterable
+from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Count, Sum
+from django.db.models import BigIntegerField, Count, F, Sum
+from django.db.models.functions import Cast, Round
 
 from yikatong.core import audit, clock, workdays
 from yikatong.core.errors import DomainError
+from yikatong.core.money import from_fen
 from yikatong.core.scope import Scope
 
 from .. import workflow
@@ -116,15 +119,28 @@ def book(*, actor: Scope, plan: DisbursementPlan, kind: str, amount, batch: Paym
         note=note[:200])
 
 
-def plan_item_totals(plan_id, statuses=None) -> tuple[int, object]:
+def fen_of(field: str = "amount"):
+    """A money column in integer fen. Sum money in fen: SQLite keeps decimals as floating point and its sums
+    drift; integers add exactly on SQLite and PostgreSQL alike."""
+    return Cast(Round(F(field) * 100), BigIntegerField())
+
+
+def money_sum(queryset, field: str = "amount") -> Decimal:
+    """The exact sum of a money column of `queryset`, computed by the database."""
+    return from_fen(int(queryset.aggregate(fen=Sum(fen_of(field)))["fen"] or 0))
+
+
+def count_and_sum(queryset, field: str = "amount") -> tuple[int, Decimal]:
+    row = queryset.aggregate(n=Count("pk"), fen=Sum(fen_of(field)))
+    return row["n"] or 0, from_fen(int(row["fen"] or 0))
+
+
+def plan_item_totals(plan_id, statuses=None) -> tuple[int, Decimal]:
     """(count, total) of a plan's items (optionally in `statuses`), computed by the database."""
     qs = PaymentItem.objects.filter(plan_id=plan_id)
     if statuses is not None:
         qs = qs.filter(status__in=list(statuses))
-    row = qs.aggregate(n=Count("id"), total=Sum("amount"))
-    from decimal import Decimal
-
-    return row["n"] or 0, row["total"] or Decimal("0.00")
+    return count_and_sum(qs)
 
 
 def on_commit(fn) -> None:
