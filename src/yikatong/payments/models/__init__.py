@@ -1,7 +1,7 @@
 """Payments (一个平台管发放): plans, items and their attempts, batches, bank results, the disbursement ledger,
 daily closes, notices. The money-path invariants are database constraints here (see docs/payments.md)."""
 
-from .batches import BatchKind, BatchStatus, PaymentBatch, PaymentDocument, DocumentKind
+from .batches import BatchKind, BatchStatus, DocumentKind, PaymentBatch, PaymentDocument
 from .items import AttemptStatus, ItemEvent, ItemStatus, PaymentAttempt, PaymentItem
 from .ledger import DailyClose, DisbursementEntry, EntryKind
 from .notices import ResultPublication, SmsMessage, SmsStatus

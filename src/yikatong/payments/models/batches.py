@@ -103,3 +103,6 @@ class PaymentDocument(models.Model):
     class Meta:
         ordering = ["id"]
         indexes = [models.Index(fields=["plan", "kind"], name="document_plan_kind_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.number}"

@@ -115,6 +115,9 @@ class PaymentAttempt(models.Model):
         ]
         indexes = [models.Index(fields=["batch", "status"], name="attempt_batch_status_idx")]
 
+    def __str__(self) -> str:
+        return f"{self.batch_id}-{self.seq} 第{self.attempt_no}次"
+
 
 class ItemEvent(models.Model):
     """The human history of an item (hold, release, correction, removal); results live on the attempts."""
@@ -130,3 +133,6 @@ class ItemEvent(models.Model):
 
     class Meta:
         ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.item_id} {self.action}"

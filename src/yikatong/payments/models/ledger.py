@@ -48,6 +48,9 @@ class DisbursementEntry(models.Model):
             models.CheckConstraint(name="dentry_amount_positive", condition=models.Q(amount__gt=0)),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.kind} {self.amount}"
+
 
 class DailyClose(models.Model):
     """日清: the day's totals per county, frozen when closed; a later entry dated that day is refused."""
@@ -64,3 +67,6 @@ class DailyClose(models.Model):
         verbose_name = "日终结账"
         constraints = [models.UniqueConstraint(fields=["region", "day"], name="daily_close_once")]
         ordering = ["-day"]
+
+    def __str__(self) -> str:
+        return f"{self.region_id} {self.day}"

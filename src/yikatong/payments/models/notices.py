@@ -27,6 +27,9 @@ class SmsMessage(models.Model):
         verbose_name = "到账短信"
         indexes = [models.Index(fields=["status"], name="sms_status_idx")]
 
+    def __str__(self) -> str:
+        return f"短信 {self.attempt_id}"
+
 
 class ResultPublication(models.Model):
     """Results of a batch published for the public column, within 5 wd of payment [003 §23]."""
@@ -41,3 +44,6 @@ class ResultPublication(models.Model):
 
     class Meta:
         verbose_name = "发放结果公开"
+
+    def __str__(self) -> str:
+        return f"公开 {self.batch_id}"

@@ -88,3 +88,6 @@ class PlanEvent(models.Model):
 
     class Meta:
         ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.plan_id} {self.action}"

@@ -37,6 +37,9 @@ class ResultImport(models.Model):
         verbose_name = "回盘导入"
         ordering = ["-received_at"]
 
+    def __str__(self) -> str:
+        return f"回盘 {self.pk}"
+
 
 class LineDisposition(models.TextChoices):
     UNKNOWN_ITEM = "unknown", "无此明细"
@@ -71,3 +74,6 @@ class ResultLine(models.Model):
 
     class Meta:
         ordering = ["result_import", "line_no"]
+
+    def __str__(self) -> str:
+        return f"{self.batch_number}-{self.seq}"
