@@ -13,6 +13,8 @@ urlpatterns = [
     path("apply/", include("yikatong.applications.urls_online")),
     path("indicators/", include("yikatong.policies.urls_indicators")),
     path("sources/", include("yikatong.checks.urls_sources")),
+    path("findings/", include("yikatong.checks.urls_findings")),
+    path("payments/", include("yikatong.payments.urls")),
     path("", include("yikatong.core.urls")),
 ]
 
