@@ -56,6 +56,12 @@ def _add_routers() -> None:
     from yikatong.checks.api_sources import router as sources_router
 
     api.add_router("/sources/", sources_router)
+    from yikatong.checks.api_findings import router as findings_router
+
+    api.add_router("/findings/", findings_router)
+    from yikatong.payments.api import router as payments_router
+
+    api.add_router("/payments/", payments_router)
 
 
 _add_routers()

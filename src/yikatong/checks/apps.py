@@ -18,3 +18,8 @@ class ChecksConfig(AppConfig):
 
         install_engine()
         # -- end of rule engine block --
+
+        # -- findings inbox, runs and rule settings pages (nav_findings.py) --
+        from yikatong.checks.nav_findings import register_findings_nav
+
+        register_findings_nav()

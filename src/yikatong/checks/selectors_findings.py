@@ -281,6 +281,27 @@ def open_block_findings(application_ids) -> dict[int, str]:
     return _messages(rows)
 
 
+def open_findings_by_application(scope: Scope, application_ids) -> dict[int, list[dict]]:
+    """{application id: [open findings]} for the approval screen, scoped to the reader (nothing without
+    finding.view). Each finding: id, rule, label, severity, severity_label; blocking ones first."""
+    if not scope.can("finding.view"):
+        return {}
+    ids = sorted({int(i) for i in application_ids})
+    found: dict[int, list[dict]] = {}
+    for start in range(0, len(ids), GATE_CHUNK):
+        rows = (findings_visible(scope).filter(application_id__in=ids[start:start + GATE_CHUNK],
+                                               status=Finding.Status.OPEN)
+                .order_by("application_id", "rule", "id").values_list("application_id", "id", "rule", "severity"))
+        for app_id, pk, rule, severity in rows:
+            spec = catalogue.BY_CODE.get(rule)
+            found.setdefault(app_id, []).append({
+                "id": pk, "rule": rule, "label": spec.label if spec else rule, "severity": severity,
+                "severity_label": catalogue.SEVERITY_LABELS.get(severity, severity)})
+    for items in found.values():
+        items.sort(key=lambda f: (f["severity"] != catalogue.BLOCK, f["rule"], f["id"]))
+    return found
+
+
 def payment_gate(ref_type: str, ids) -> dict[str, str]:
     """{item id (as text): message} for items (ref_type, e.g. "payment_item") with a blocking finding that is
     open or confirmed: those items must not be sent to the bank. Unscoped, like the approval gate."""

@@ -26,6 +26,13 @@ def _scope(request) -> Scope:
     return scope
 
 
+def _open_findings(scope: Scope, ids: list[int]) -> dict[int, list[dict]]:
+    """Each application's open findings (block and review) with links to the findings inbox."""
+    from yikatong.checks.selectors_findings import open_findings_by_application
+
+    return open_findings_by_application(scope, ids)
+
+
 def _context(request, scope: Scope, *, sample_form=None) -> dict:
     choices = policy_choices(scope)
     filters = ApprovalFilterForm(request.GET or None, policy_choices=choices)
@@ -37,6 +44,7 @@ def _context(request, scope: Scope, *, sample_form=None) -> dict:
     page = page_of(request, qs.order_by("step_deadline", "pk"))
     rows = selectors.application_rows(page.object_list)
     findings = services.findings_gate([row.id for row in rows])
+    open_findings = _open_findings(scope, [row.id for row in rows])
     if sample_form is None:
         args = filters.selector_args()
         sample_form = SampleForm(policy_choices=choices, initial={
@@ -47,7 +55,8 @@ def _context(request, scope: Scope, *, sample_form=None) -> dict:
         "filters": filters,
         "page": page,
         "rows": rows,
-        "findings": [(row, findings[row.id]) for row in rows if row.id in findings],
+        "findings": [(row, findings.get(row.id, ""), open_findings.get(row.id, [])) for row in rows
+                     if row.id in findings or row.id in open_findings],
         "finding_ids": set(findings),
         "filter_query": filter_query(request),
         "batch_actions": batch_actions_for(scope, APPROVAL_ACTIONS),
