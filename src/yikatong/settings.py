@@ -11,6 +11,7 @@ Environment variables:
 """
 
 import os
+import sys
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -199,3 +200,16 @@ LOGGING = {
 YIKATONG_SMS_SENDER = os.environ.get("YIKATONG_SMS_SENDER", "file")
 YIKATONG_SMS_URL = os.environ.get("YIKATONG_SMS_URL", "")
 YIKATONG_SMS_TOKEN = os.environ.get("YIKATONG_SMS_TOKEN", "")
+
+# The cache holds rate-limit counters (online applications, bank API) that every web process and the task
+# worker must share: a file cache under YIKATONG_HOME does that on one host without another service.
+# YIKATONG_CACHE=locmem keeps it per process (the test suite, which must not inherit counters between runs).
+_CACHE = os.environ.get("YIKATONG_CACHE", "locmem" if "pytest" in sys.modules else "file")
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+        if _CACHE == "locmem"
+        else {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(HOME / "cache"),
+              "OPTIONS": {"MAX_ENTRIES": 100000}}
+    )
+}
