@@ -193,3 +193,15 @@ def test_a_tampered_path_cannot_escape_media_root(world, client, settings, tmp_p
     response = client.get(reverse("core:file-download", args=[stored.pk]))
     assert response.status_code == 400
     assert b"secret" not in response.content
+
+
+@pytest.mark.parametrize("key, visible", [("collector", True), ("civil", True), ("finance", True),
+                                          ("admin", False), ("regulator", False)])
+def test_files_with_full_identifiers_only_for_roles_that_may_see_them(world, client, key, visible):
+    roster = store(Scope.system(), region="500101001000")  # purpose "roster": full ID numbers inside
+    plain = file_store(actor=Scope.system(), fileobj=io.BytesIO(b"x"), original_name="policy.pdf",
+                       purpose="policy_doc", region_code="500101001000")
+    client.force_login(world.users[key])
+    expected = 200 if visible else 404
+    assert client.get(reverse("core:file-download", args=[roster.pk])).status_code == expected
+    assert client.get(reverse("core:file-download", args=[plain.pk])).status_code == 200
