@@ -8,6 +8,7 @@ Every benchmark runs in a fresh process on a fresh database, so peak memory is i
   BENCH_DB     sqlite | postgresql (default: both; PostgreSQL only when reachable)
   BENCH_ONLY   comma-separated names (default: all)
   DATABASE_URL PostgreSQL server to use (a database named yikatong_bench is created and dropped there)
+  BENCH_PG_DB  another name for that database (so that parallel runs do not clash)
 """
 
 import json
@@ -28,16 +29,19 @@ def available() -> list[str]:
 
 def postgres_url() -> str | None:
     base = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+    name = os.environ.get("BENCH_PG_DB", "yikatong_bench")
+    if not name.isidentifier():
+        raise SystemExit(f"BENCH_PG_DB must be a plain name, not {name!r}")
     try:
         import psycopg
 
         with psycopg.connect(base, connect_timeout=3, autocommit=True) as conn:
-            conn.execute("DROP DATABASE IF EXISTS yikatong_bench WITH (FORCE)")
-            conn.execute("CREATE DATABASE yikatong_bench")
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            conn.execute(f"CREATE DATABASE {name}")
     except Exception as exc:  # noqa: BLE001 - any failure means: skip PostgreSQL
         print(f"# PostgreSQL not reachable ({exc}); skipping", file=sys.stderr)
         return None
-    return base.rsplit("/", 1)[0] + "/yikatong_bench"
+    return base.rsplit("/", 1)[0] + "/" + name
 
 
 def main() -> int:
