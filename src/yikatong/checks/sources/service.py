@@ -137,13 +137,13 @@ def _load(imp: SourceImport, loader: load.Loader, progress) -> None:
     spec = SPECS[imp.source]
     path = file_abspath(imp.file)
     rows = loaded = 0
-    with open_table(path, required=spec.columns) as table:
+    with open(path, "rb") as fileobj, open_table(fileobj, required=spec.columns) as table:
         total = table.size_hint
         progress(0, total)
         ctx = loader.context(imp.data_date or clock.today())
         loader.create_stage()
         try:
-            chunks = load.read_chunks(table, spec)
+            chunks = load.read_chunks(table, fileobj, spec)
             # closing(): the reader thread and the worker pool stop before the file is closed, also on error
             with closing(load.parsed_chunks(imp.source, chunks, ctx, load.worker_count())) as results:
                 for result in results:

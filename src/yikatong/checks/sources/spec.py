@@ -16,8 +16,8 @@ import datetime as dt
 import os
 import re
 import unicodedata
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from yikatong.core import crypto, identity, masking
@@ -47,6 +47,7 @@ class Context:
 
     limit: dt.date  # the data date: dates after it are refused
     fmt: str = PG
+    import_id: str = ""  # written into every PostgreSQL COPY line (source_import_id)
 
 
 # -- the contract -------------------------------------------------------------------------------------
@@ -73,6 +74,11 @@ class SourceSpec:
     def stage_columns(self) -> tuple[str, ...]:
         """The columns a worker fills (the import id is the same for every row and added on publish)."""
         return COMMON_FIELDS[1:] + self.fields
+
+    @property
+    def copy_columns(self) -> tuple[str, ...]:
+        """The columns of a PostgreSQL COPY line: the ID digest first, so sorting the lines sorts by it."""
+        return ("id_digest", "source_import_id", "row_number", "id_enc", "name") + self.fields
 
     @property
     def header_line(self) -> str:
@@ -419,102 +425,7 @@ def spec_for(code: str) -> SourceSpec:
         raise DomainError(f"数据源“{code}”不存在：可选 {known}。", field="source") from None
 
 
-# -- one chunk ----------------------------------------------------------------------------------------
-@dataclass
-class ChunkResult:
-    rows: int = 0  # data rows seen
-    loaded: int = 0  # rows for the table
-    payload: str | list = ""  # stage_columns as COPY text (PostgreSQL) or tuples (SQLite)
-    errors: list = field(default_factory=list)  # (row_number, column, value, reason)
-    last_row: int = 0
 
 
-def _escape(value: str) -> str:
-    """COPY text format: backslash, tab, newline and carriage return are escaped."""
-    if "\\" in value or not value.isprintable():
-        value = value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
-    return value
-
-
-def _copy_text(value) -> str:
-    if value is None:
-        return "\\N"
-    if isinstance(value, str):
-        return _escape(value)
-    if isinstance(value, bytes):
-        return "\\\\x" + value.hex()
-    if isinstance(value, (dt.date, int, Decimal)):
-        return str(value)
-    raise TypeError(f"no COPY text for {type(value).__name__}")
-
-
-def _sqlite_value(value):
-    if isinstance(value, (dt.date, Decimal)):
-        return str(value)
-    return value
-
-
-def parse_row(spec: SourceSpec, row: Sequence, ctx: Context) -> tuple:
-    """The database values of one row (row number, ID, name, other cells in the spec's column order)
-    without import id and row number, or RowError."""
-    id_number, birth = resident_id(row[1], ID, ctx.limit)
-    name = row[2]
-    if not name or len(name) > 100 or "\x00" in name:
-        name = _text(name, NAME, 100, personal=True)
-    extra = spec.parse(row, ctx, birth)
-    blob, digest = protector().protect("id", id_number)
-    return (digest, blob, name, *extra)
-
-
-_COPY_EXPRESSIONS = {
-    "text": "_escape({v})", "raw": "{v}", "bytes": "'\\\\\\\\x' + {v}.hex()", "date": "{v}.isoformat()",
-    "int": "str({v})", "opt": "_copy_text({v})",
-}
-_line_builders: dict[str, Callable] = {}
-
-
-def _line_builder(spec: SourceSpec) -> Callable:
-    """A function (number, digest, blob, name, extra) -> one COPY text line, compiled once per source from
-    its copy_kinds: one expression instead of a type test and a call per value."""
-    builder = _line_builders.get(spec.code)
-    if builder is None:
-        if len(spec.copy_kinds) != len(spec.fields):
-            raise ValueError(f"{spec.code}: copy_kinds must name each of {spec.fields}")
-        parts = ["str(n)", "d", _COPY_EXPRESSIONS["bytes"].format(v="b"), "_escape(name)"]
-        parts += [_COPY_EXPRESSIONS[kind].format(v=f"e[{i}]") for i, kind in enumerate(spec.copy_kinds)]
-        source = "lambda n, d, b, name, e: " + " + '\\t' + ".join(parts) + " + '\\n'"
-        builder = _line_builders[spec.code] = eval(source, {"_escape": _escape, "_copy_text": _copy_text})  # noqa: S307 - our own constant text
-    return builder
-
-
-def parse_chunk(code: str, rows: list[tuple], ctx: Context) -> ChunkResult:
-    """rows: (row_number, cell, cell, …) in the spec's column order."""
-    spec = SPECS[code]
-    result = ChunkResult(rows=len(rows))
-    lines: list = []
-    append = lines.append
-    pg = ctx.fmt == PG
-    line = _line_builder(spec) if pg else None
-    parse = spec.parse
-    limit = ctx.limit
-    prot = protector()
-    for row in rows:
-        try:
-            id_number, birth = resident_id(row[1], ID, limit)
-            name = row[2]
-            if not name or len(name) > 100 or "\x00" in name:
-                name = _text(name, NAME, 100, personal=True)
-            extra = parse(row, ctx, birth)
-        except RowError as exc:
-            result.errors.append((row[0], exc.column, exc.value[:200], exc.reason[:300]))
-            continue
-        blob, digest = prot.protect("id", id_number)
-        if pg:
-            append(line(row[0], digest, blob, name, extra))
-        else:
-            append((row[0], digest, blob, name, *[_sqlite_value(v) for v in extra]))
-    result.loaded = len(lines)
-    result.payload = "".join(lines) if pg else lines
-    if rows:
-        result.last_row = rows[-1][0]
-    return result
+# The chunk code builds on the contract above; re-exported so callers keep using spec.parse_chunk.
+from .chunk import ChunkResult, parse_chunk, parse_row, unescape  # noqa: E402, F401
