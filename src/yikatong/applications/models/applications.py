@@ -34,11 +34,14 @@ CLOSED_STATUSES = (Status.REJECTED, Status.WITHDRAWN)
 
 
 class Application(models.Model):
-    number = models.CharField("申报编号", max_length=32, unique=True)
+    # Unique through Meta.constraints: unique=True would add a varchar_pattern_ops twin on PostgreSQL.
+    number = models.CharField("申报编号", max_length=32)
     beneficiary = models.ForeignKey("registry.Beneficiary", on_delete=models.PROTECT, related_name="applications")
-    policy = models.ForeignKey("policies.Policy", on_delete=models.PROTECT, related_name="applications")
+    # policy and region: indexed by the composite indexes that start with them (Meta.indexes).
+    policy = models.ForeignKey("policies.Policy", on_delete=models.PROTECT, related_name="applications",
+                               db_index=False)
     period = models.CharField("补贴期间", max_length=7, help_text="2026 / 2026Q1 / 2026-03")
-    region = models.ForeignKey("core.Region", verbose_name="所在区划", on_delete=models.PROTECT)
+    region = models.ForeignKey("core.Region", verbose_name="所在区划", on_delete=models.PROTECT, db_index=False)
     business_line = models.CharField("业务条线", max_length=20, help_text="copied from the policy for scope")
     collector = models.ForeignKey(
         "core.Organization", verbose_name="采集主体", null=True, blank=True, on_delete=models.PROTECT,
@@ -71,6 +74,7 @@ class Application(models.Model):
         verbose_name = "补贴申报"
         verbose_name_plural = "补贴申报"
         constraints = [
+            models.UniqueConstraint(fields=["number"], name="application_number_unique"),
             # One open application per person, policy and period — re-uploads never duplicate.
             models.UniqueConstraint(
                 fields=["beneficiary", "policy", "period"],

@@ -13,7 +13,7 @@ transaction that makes the whole import visible at once.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 
 from django.db import connection as default_connection
 
@@ -69,8 +69,9 @@ class Loader:
     def fill_map(self) -> None:
         raise NotImplementedError
 
-    def snapshot_sql(self) -> str:
-        """SQL for BeneficiaryVersion.snapshot of a new row of `s` (registry.rules.SNAPSHOT_FIELDS)."""
+    def snapshot_sql(self, kind: str) -> tuple[str, list]:
+        """SQL (and its parameters) for BeneficiaryVersion.snapshot of a new row of `s`
+        (registry.rules.SNAPSHOT_FIELDS)."""
         raise NotImplementedError
 
     def json_param(self) -> str:
@@ -93,6 +94,79 @@ class Loader:
 
     def untune(self) -> None:
         pass
+
+    # -- foreign keys: checked once per import instead of once per inserted row ----------------------
+    # The bulk inserts reference (1) rows inserted by the same statements of the same transaction and
+    # (2) a few pre-existing rows: the regions and collectors met in the file, the policy, the import,
+    # the registered persons and accounts matched by the registry check. Where the database allows it,
+    # the per-row foreign-key triggers/lookups are skipped for the bulk inserts and `check_references`
+    # proves the same thing set-based: (1) by the inserted row counts, (2) by finding — and on
+    # PostgreSQL locking FOR KEY SHARE, exactly as the triggers would — every referenced row.
+    key_share = ""  # locking clause of a parent-row check (PostgreSQL: FOR KEY SHARE)
+
+    @contextmanager
+    def around_transaction(self):
+        """Entered outside the import's transaction, around it (SQLite switches its lookups there)."""
+        yield
+
+    def references_unchecked(self) -> bool:
+        """Inside the transaction, before the bulk inserts: skip the per-row checks if the database
+        lets this session do so. Returns True when they are skipped (check_references must then run)."""
+        return False
+
+    def references_checked(self) -> None:
+        """After the bulk inserts: per-row checks on again for whatever the transaction still writes."""
+
+    def _found(self, keys_sql: str, params: Iterable = ()) -> int:
+        return int(self.scalar(f"SELECT COUNT(*) FROM ({keys_sql}{self.key_share}) x", params) or 0)
+
+    def check_references(self, *, policy_id: int, collector_id: int | None, inserted: dict) -> None:
+        """Raise (the transaction rolls back) unless every reference of the inserted rows exists.
+        `inserted`: row counts of the insert statements (beneficiaries, versions, accounts,
+        applications, events)."""
+        from yikatong.core.models import Organization, Region
+        from yikatong.policies.models import Policy
+        from yikatong.registry.models import Beneficiary, PayeeAccount
+
+        expected = self.fetchall(
+            f"SELECT COUNT(*), COALESCE(SUM(ben_new), 0), COALESCE(SUM(acc_new), 0) FROM {self.map}")[0]
+        apps, new_people, new_accounts = (int(v) for v in expected)
+        problems = []
+        for what, count, want in (("beneficiaries", inserted["beneficiaries"], new_people),
+                                  ("versions", inserted["versions"], new_people),
+                                  ("accounts", inserted["accounts"], new_accounts),
+                                  ("applications", inserted["applications"], apps),
+                                  ("events", inserted["events"], apps)):
+            if count != want:
+                problems.append(f"{count} {what} inserted, {want} expected")
+        # regions of the imported rows (beneficiaries and applications)
+        want = self.scalar(
+            f"SELECT COUNT(DISTINCT s.region) FROM {self.stage} s JOIN {self.map} m ON m.row_no = s.row_no")
+        found = self._found(
+            f"""SELECT c.code FROM {Region._meta.db_table} c WHERE c.code IN
+                  (SELECT s.region FROM {self.stage} s JOIN {self.map} m ON m.row_no = s.row_no)""")
+        if found != want:
+            problems.append(f"{want - found} region(s) missing")
+        if self._found(f"SELECT p.id FROM {Policy._meta.db_table} p WHERE p.id = %s", [policy_id]) != 1:
+            problems.append("policy missing")
+        if collector_id is not None:
+            collectors_sql, params = f"SELECT o.id FROM {Organization._meta.db_table} o WHERE o.id = %s", [collector_id]
+            want = 1
+        else:
+            used = f"""SELECT r.collector_id FROM {self.regions} r WHERE r.collector_id IS NOT NULL AND r.code IN
+                         (SELECT s.region FROM {self.stage} s JOIN {self.map} m ON m.row_no = s.row_no)"""
+            want = self.scalar(f"SELECT COUNT(DISTINCT collector_id) FROM ({used}) x")
+            collectors_sql, params = f"SELECT o.id FROM {Organization._meta.db_table} o WHERE o.id IN ({used})", []
+        if self._found(collectors_sql, params) != want:
+            problems.append("collector missing")
+        # registered persons and active accounts the imported rows build on
+        for model, column, flag in ((Beneficiary, "ben_id", "ben_new"), (PayeeAccount, "acc_id", "acc_new")):
+            subset = f"SELECT m.{column} FROM {self.map} m WHERE m.{flag} = 0"
+            want = self.scalar(f"SELECT COUNT(DISTINCT {column}) FROM ({subset}) x")
+            if want and self._found(f"SELECT t.id FROM {model._meta.db_table} t WHERE t.id IN ({subset})") != want:
+                problems.append(f"registered {model._meta.model_name} missing")
+        if problems:
+            raise RuntimeError("roster import: references not satisfied: " + "; ".join(problems))
 
     # -- helpers -----------------------------------------------------------------------------------
     def execute(self, sql: str, params: Iterable = ()) -> int:
@@ -246,13 +320,14 @@ class Loader:
         )
 
     def insert_versions(self, *, kind: str, actor: str, now, reason: str) -> int:
+        snapshot, params = self.snapshot_sql(kind)
         return self.execute(
             f"""INSERT INTO registry_beneficiaryversion (beneficiary_id, version, snapshot, changed_by, changed_at, reason)
-                SELECT m.ben_id, 1, {self.snapshot_sql()}, %s, %s, %s
+                SELECT m.ben_id, 1, {snapshot}, %s, %s, %s
                 FROM {self.stage} s JOIN {self.map} m ON m.row_no = s.row_no
                 WHERE m.ben_new = 1
                 ORDER BY {self.order("beneficiary")}""",
-            [kind, actor, now, reason],
+            [*params, actor, now, reason],
         )
 
     def insert_accounts(self, *, account_kind: str, actor: str, now) -> int:

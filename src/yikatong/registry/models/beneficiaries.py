@@ -34,17 +34,20 @@ class Beneficiary(models.Model):
     name = models.CharField("姓名/单位名称", max_length=100)
     # Resident ID (person) or unified social credit code (organization).
     id_number_enc = models.BinaryField("证件号码（密文）")
-    id_digest = models.CharField("证件号码摘要", max_length=64, unique=True)
+    # Unique through Meta.constraints (not unique=True): on PostgreSQL that would add a second,
+    # varchar_pattern_ops index that no query uses (digests are only ever compared whole).
+    id_digest = models.CharField("证件号码摘要", max_length=64)
     id_masked = models.CharField("证件号码（脱敏）", max_length=32)
     gender = models.CharField("性别", max_length=1, blank=True)
     birth_date = models.DateField("出生日期", null=True, blank=True)
     household = models.ForeignKey(
         Household, verbose_name="户", null=True, blank=True, on_delete=models.PROTECT, related_name="members"
     )
-    region = models.ForeignKey("core.Region", verbose_name="户籍/住址区划", on_delete=models.PROTECT)
+    # Indexed by the (region, name) index, which starts with it (no second index for the foreign key).
+    region = models.ForeignKey("core.Region", verbose_name="户籍/住址区划", on_delete=models.PROTECT, db_index=False)
     address = models.CharField("地址", max_length=200, blank=True)
     phone_enc = models.BinaryField("手机号码（密文）", null=True, blank=True)
-    phone_digest = models.CharField("手机号码摘要", max_length=64, blank=True, db_index=True)
+    phone_digest = models.CharField("手机号码摘要", max_length=64, blank=True)  # indexed in Meta.indexes
     phone_masked = models.CharField("手机号码（脱敏）", max_length=16, blank=True)
     version = models.PositiveIntegerField("版本", default=1)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -53,7 +56,8 @@ class Beneficiary(models.Model):
     class Meta:
         verbose_name = "补贴对象"
         verbose_name_plural = "补贴对象"
-        indexes = [models.Index(fields=["region", "name"])]
+        constraints = [models.UniqueConstraint(fields=["id_digest"], name="beneficiary_id_digest_unique")]
+        indexes = [models.Index(fields=["region", "name"]), models.Index(fields=["phone_digest"])]
 
     def __str__(self) -> str:
         return f"{self.name}（{self.id_masked}）"
@@ -62,7 +66,8 @@ class Beneficiary(models.Model):
 class BeneficiaryVersion(models.Model):
     """Every change to a beneficiary keeps the previous state (masked fields and digests, never plain)."""
 
-    beneficiary = models.ForeignKey(Beneficiary, on_delete=models.PROTECT, related_name="versions")
+    # Indexed by the unique (beneficiary, version) index, which starts with it.
+    beneficiary = models.ForeignKey(Beneficiary, on_delete=models.PROTECT, related_name="versions", db_index=False)
     version = models.PositiveIntegerField()
     snapshot = models.JSONField()
     changed_by = models.CharField(max_length=150)
