@@ -59,6 +59,10 @@ def _add_routers() -> None:
     from yikatong.checks.api_findings import router as findings_router
 
     api.add_router("/findings/", findings_router)
+    from yikatong.banks.api import router as bank_router
+
+    api.add_router("/bank/", bank_router)
+
     from yikatong.payments.api import router as payments_router
 
     api.add_router("/payments/", payments_router)

@@ -144,3 +144,21 @@ def test_direct_funds_feed_lists_only_direct_funds_policies_masked(paid, pay):
     assert rows[0][2] == "WZ-001" and rows[0][10] == "300.00" and "*" in rows[0][8] and "*" in rows[0][9]
     assert str(notices.direct_funds_total(scope, **span)) == "1200.00"
     assert list(notices.direct_funds_rows(pay.scope("paying_bank2"), **span)) == []
+
+
+def test_a_result_import_queues_and_sends_one_sms_per_credited_item_and_opens_publication(
+        pay, capsys, django_capture_on_commit_callbacks):
+    from tests.payments.test_results import import_csv, result_lines_for
+
+    plan = build_plan(pay)
+    batch = build_batch(pay, plan)
+    with django_capture_on_commit_callbacks(execute=True):
+        ri = import_csv(pay.scope("civil"), result_lines_for(batch, fail=(2,)))
+    assert ri.applied_count == 5
+    assert SmsMessage.objects.count() == 4
+    assert set(SmsMessage.objects.values_list("status", flat=True)) == {SmsStatus.SENT}
+    assert "[短信] 13800138000" in capsys.readouterr().out
+    assert ResultPublication.objects.filter(batch=batch).exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        import_csv(pay.scope("civil"), result_lines_for(batch, fail=(2,)))  # the same file again: no new SMS
+    assert SmsMessage.objects.count() == 4

@@ -24,7 +24,7 @@ def _login(client, pay, key):
 
 
 def test_sms_page_lists_messages_and_sends_them(client, pay, done, settings, tmp_path):
-    settings.HOME = tmp_path
+    settings.HOME, settings.YIKATONG_SMS_SENDER = tmp_path, "file"
     _login(client, pay, "civil")
     page = client.get("/payments/sms/")
     assert page.status_code == 200 and "到账短信" in page.content.decode()

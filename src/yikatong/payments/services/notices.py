@@ -77,9 +77,17 @@ def sms_queue(attempts) -> int:
     return queued
 
 
-def sms_queue_for_import(result_import_id) -> int:
-    """Hook of the result import (called on commit): SMS for its credited attempts, and the publication record
-    of every batch it completed."""
+def sms_queue_for_import(result_import_id) -> None:
+    """Hook of the result import (called on commit): hand the notices of its credited attempts to the task
+    worker (payments.tasks_notices)."""
+    from ..tasks_notices import after_result_import_task
+
+    after_result_import_task.enqueue(str(result_import_id))
+
+
+def sms_queue_for_import_now(result_import_id) -> int:
+    """SMS for the credited attempts of a result import, and the publication record of every batch it
+    completed. Returns the number of messages queued."""
     queued = sms_queue(PaymentAttempt.objects.filter(result_import_id=result_import_id))
     batch_ids = (PaymentAttempt.objects.filter(result_import_id=result_import_id)
                  .values_list("batch_id", flat=True).distinct())

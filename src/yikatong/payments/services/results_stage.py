@@ -1,0 +1,245 @@
+"""Set-based matching and application of one bank result import (the SQL of services/results.py).
+
+The lines are loaded into a TEMP staging table (COPY on PostgreSQL, executemany on SQLite), then:
+  1. repeated (batch, seq) pairs of the same import are compared with their first line (mark_later);
+  2. one statement classifies every line against its attempt (classify → the `cls` table): invalid, unknown,
+     wrong_bank, amount, account, conflict, dup (already applied with the same result) or apply;
+  3. rejected lines are copied to payments_resultline, applied ones update attempts and items and append the
+     ledger entries — each one statement, whatever the number of lines (INSERT … SELECT / UPDATE … FROM).
+The caller runs all of it in one transaction with the batches locked.
+"""
+
+from __future__ import annotations
+
+import uuid
+from contextlib import contextmanager
+
+from django.db import connection
+
+from .results_parse import STAGE_COLUMNS, copy_text
+
+APPLY, DUP = "apply", "dup"
+
+
+class Stage:
+    def __init__(self):
+        self.pg = connection.vendor == "postgresql"
+        tag = uuid.uuid4().hex[:12]
+        self.stage, self.bmap, self.dmap, self.cls = (f"rs_{tag}_{p}" for p in ("stage", "bmap", "dmap", "cls"))
+
+    # -- helpers ------------------------------------------------------------------------------------------
+    def execute(self, sql: str, params=()) -> int:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.rowcount
+
+    def rows(self, sql: str, params=()) -> list[tuple]:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return list(cursor.fetchall())
+
+    def fen(self, expr: str) -> str:
+        return f"CAST(({expr}) * 100 AS bigint)" if self.pg else f"CAST(ROUND(({expr}) * 100) AS INTEGER)"
+
+    def money_text(self, expr: str) -> str:
+        return f"to_char({expr}, 'FM999999999999990.00')" if self.pg else f"printf('%.2f', {expr})"
+
+    def date_text(self, expr: str) -> str:
+        return f"to_char({expr}, 'YYYY-MM-DD')" if self.pg else f"COALESCE({expr}, '')"
+
+    def date(self, value):
+        return connection.ops.adapt_datefield_value(value)
+
+    def moment(self, value):
+        return connection.ops.adapt_datetimefield_value(value)
+
+    # -- tables -------------------------------------------------------------------------------------------
+    def create(self) -> None:
+        day, big = ("date", "bigint") if self.pg else ("text", "integer")
+        if self.pg:
+            self.execute("SET LOCAL work_mem = '256MB'")
+        self.execute(
+            f"""CREATE TEMP TABLE {self.stage} (line_no integer NOT NULL, batch_number text, seq {big},
+                seq_text text, acc_digest text, acc_masked text, amount_fen {big}, amount_text text, outcome text,
+                outcome_text text, reason text, processed {day}, processed_text text, bad text,
+                later smallint NOT NULL DEFAULT 0, dupkind text, first_line integer)""")
+        self.execute(f"""CREATE TEMP TABLE {self.bmap} (number text PRIMARY KEY, batch_id {big}, plan_id {big},
+                         indicator_id {big}, disp text, msg text)""")
+        self.execute(f"CREATE TEMP TABLE {self.dmap} (day {day} PRIMARY KEY, returned {day}, book_return {day})")
+
+    def drop(self) -> None:
+        for table in (self.cls, self.dmap, self.bmap, self.stage):
+            self.execute(f"DROP TABLE IF EXISTS {table}")
+
+    @contextmanager
+    def loader(self):
+        """`load(parsed rows)` for the lines, chunk after chunk. On PostgreSQL one COPY stays open for the whole
+        import, so the server stores a chunk while Python parses the next one."""
+        columns = ", ".join(STAGE_COLUMNS)
+        if self.pg:
+            with connection.cursor() as cursor:
+                with cursor.cursor.copy(f"COPY {self.stage} ({columns}) FROM STDIN") as copy:
+                    yield lambda parsed: copy.write(
+                        "".join("\t".join(copy_text(v) for v in row) + "\n" for row in parsed))
+            return
+        sql = f"INSERT INTO {self.stage} ({columns}) VALUES ({', '.join(['%s'] * len(STAGE_COLUMNS))})"
+
+        def insert(parsed: list[tuple]) -> None:
+            with connection.cursor() as cursor:
+                cursor.executemany(sql, [row[:11] + (row[11].isoformat() if row[11] else None,) + row[12:]
+                                         for row in parsed])
+
+        yield insert
+
+    def index(self) -> None:
+        if self.pg:
+            self.execute(f"ANALYZE {self.stage}")
+        else:  # SQLite joins by nested loops: give them indexes
+            self.execute(f"CREATE INDEX {self.stage}_line ON {self.stage} (line_no)")
+            self.execute(f"CREATE INDEX {self.stage}_key ON {self.stage} (batch_number, seq)")
+
+    def load_batches(self, rows: list[tuple]) -> None:
+        """(number, batch_id, plan_id, indicator_id, disp, msg) per batch number of the import."""
+        if rows:
+            with connection.cursor() as cursor:
+                cursor.executemany(f"INSERT INTO {self.bmap} VALUES (%s, %s, %s, %s, %s, %s)", rows)
+
+    def load_dates(self, rows: list[tuple]) -> None:
+        """(processing day, its next working day = money back in the treasury, booking day of that return)."""
+        if rows:
+            with connection.cursor() as cursor:
+                cursor.executemany(f"INSERT INTO {self.dmap} VALUES (%s, %s, %s)",
+                                   [tuple(self.date(v) for v in row) for row in rows])
+
+    # -- matching -----------------------------------------------------------------------------------------
+    def mark_later(self) -> None:
+        """A (batch, seq) repeated in the import: the first valid line is the one considered; a later line is a
+        duplicate when it says exactly the same, else a conflict."""
+        self.execute(
+            f"""UPDATE {self.stage} AS s SET first_line = f.line_no,
+                  dupkind = CASE WHEN f.outcome = s.outcome AND f.processed = s.processed
+                                  AND f.amount_fen = s.amount_fen AND f.acc_digest = s.acc_digest
+                                 THEN 'dup' ELSE 'conflict' END
+                FROM {self.stage} AS f
+                WHERE s.later = 1 AND f.later = 0 AND f.bad IS NULL
+                  AND f.batch_number = s.batch_number AND f.seq = s.seq""")
+
+    def classify(self) -> None:
+        inner = f"""
+            SELECT s.line_no, s.outcome, s.processed, s.reason, s.bad, s.later, s.first_line, s.batch_number,
+                   s.seq_text, s.amount_text, bm.number AS bm_number, bm.batch_id, bm.plan_id, bm.indicator_id,
+                   bm.msg AS bm_msg, a.id AS attempt_id, a.item_id, a.amount AS a_amount,
+                   a.account_masked AS a_masked, a.status AS a_status, a.result_on AS a_result_on,
+                   i.status AS i_status, r.returned, r.book_return,
+                   CASE WHEN s.bad IS NOT NULL THEN 'invalid'
+                        WHEN bm.number IS NULL THEN 'unknown'
+                        WHEN bm.disp IS NOT NULL THEN bm.disp
+                        WHEN a.id IS NULL THEN 'unknown'
+                        WHEN s.amount_fen <> {self.fen('a.amount')} THEN 'amount'
+                        WHEN s.acc_digest <> a.account_digest THEN 'account'
+                        WHEN s.later = 1 THEN COALESCE(s.dupkind, 'conflict')
+                        WHEN a.status = 'sent' AND i.status = 'sending' THEN '{APPLY}'
+                        WHEN a.status = s.outcome AND a.result_on = s.processed THEN '{DUP}'
+                        ELSE 'conflict' END AS disp
+            FROM {self.stage} s
+            LEFT JOIN {self.bmap} bm ON s.bad IS NULL AND bm.number = s.batch_number
+            LEFT JOIN payments_paymentattempt a ON bm.disp IS NULL AND a.batch_id = bm.batch_id AND a.seq = s.seq
+            LEFT JOIN payments_paymentitem i ON i.id = a.item_id
+            LEFT JOIN {self.dmap} r ON r.day = s.processed"""
+        message = f"""
+            CASE x.disp
+              WHEN '{APPLY}' THEN NULL
+              WHEN '{DUP}' THEN NULL
+              WHEN 'invalid' THEN x.bad
+              WHEN 'unknown' THEN CASE
+                  WHEN x.bm_number IS NULL THEN '批次号“' || x.batch_number || '”不存在'
+                  WHEN x.bm_msg IS NOT NULL THEN x.bm_msg
+                  ELSE '批次 ' || x.batch_number || ' 中没有序号为 ' || x.seq_text || ' 的明细' END
+              WHEN 'amount' THEN '金额 ' || x.amount_text || ' 元与发放金额 ' || {self.money_text('x.a_amount')}
+                                 || ' 元不符'
+              WHEN 'account' THEN '收款账号与发放账号 ' || x.a_masked || ' 不符'
+              WHEN 'wrong_bank' THEN x.bm_msg
+              ELSE CASE
+                  WHEN x.bm_msg IS NOT NULL THEN x.bm_msg
+                  WHEN x.later = 1 THEN '同一导入中该笔已在第 ' || CAST(x.first_line AS TEXT) || ' 行出现，结果不一致'
+                  WHEN x.i_status = 'paid' AND x.a_status <> 'paid' THEN '该明细已发放成功，不能再次入账'
+                  WHEN x.a_status = 'withdrawn' THEN '该笔发放已撤回，不能入账'
+                  WHEN x.a_status = 'sent' THEN '该明细当前不在发放中，不能入账'
+                  ELSE '该笔已回盘为“' || CASE x.a_status WHEN 'paid' THEN '成功' ELSE '失败' END || '”（'
+                       || {self.date_text('x.a_result_on')} || '），与本行结果不一致' END
+            END"""
+        self.execute(
+            f"""CREATE TEMP TABLE {self.cls} AS
+                SELECT x.line_no, x.disp, x.batch_id, x.plan_id, x.indicator_id, x.attempt_id, x.item_id,
+                       x.a_amount, x.outcome, x.processed,
+                       CASE WHEN x.outcome = 'failed' THEN substr(x.reason, 1, 100) ELSE '' END AS reason,
+                       CASE WHEN x.outcome = 'failed' THEN x.returned END AS returned,
+                       CASE WHEN x.outcome = 'failed' THEN x.book_return END AS book_return,
+                       {message} AS msg
+                FROM ({inner}) x""")
+        if self.pg:
+            self.execute(f"ANALYZE {self.cls}")
+        else:
+            self.execute(f"CREATE INDEX {self.cls}_disp ON {self.cls} (disp)")
+
+    # -- reading the classification -----------------------------------------------------------------------
+    def tally(self) -> list[tuple]:
+        """(disposition, outcome, lines, fen) of the import."""
+        return self.rows(f"""SELECT disp, outcome, COUNT(*), COALESCE(SUM({self.fen('a_amount')}), 0)
+                             FROM {self.cls} GROUP BY disp, outcome""")
+
+    def failed_by_plan(self) -> list[tuple]:
+        """(plan_id, indicator_id, failed fen, latest booking day of the return) of the applied failures."""
+        return self.rows(f"""SELECT plan_id, indicator_id, SUM({self.fen('a_amount')}), MAX(book_return)
+                             FROM {self.cls} WHERE disp = '{APPLY}' AND outcome = 'failed'
+                             GROUP BY plan_id, indicator_id ORDER BY plan_id""")
+
+    def applied_batches(self) -> list[int]:
+        return [r[0] for r in self.rows(f"SELECT DISTINCT batch_id FROM {self.cls} WHERE disp = '{APPLY}'")]
+
+    # -- writing ------------------------------------------------------------------------------------------
+    def store_rejected(self, import_pk) -> int:
+        return self.execute(
+            f"""INSERT INTO payments_resultline (result_import_id, line_no, batch_number, seq, account_masked,
+                    amount, outcome, reason, processed_on, disposition, message, review, reviewed_by, review_note)
+                SELECT %s, s.line_no, COALESCE(s.batch_number, ''), COALESCE(s.seq_text, ''),
+                       COALESCE(s.acc_masked, ''), COALESCE(s.amount_text, ''), COALESCE(s.outcome_text, ''),
+                       COALESCE(s.reason, ''), COALESCE(s.processed_text, ''), c.disp,
+                       substr(COALESCE(c.msg, ''), 1, 300), 'open', '', ''
+                FROM {self.cls} c JOIN {self.stage} s ON s.line_no = c.line_no
+                WHERE c.disp NOT IN ('{APPLY}', '{DUP}') ORDER BY c.line_no""", [import_pk])
+
+    def apply_attempts(self, import_pk) -> int:
+        return self.execute(
+            f"""UPDATE payments_paymentattempt AS a SET status = c.outcome, result_on = c.processed,
+                    failure_reason = c.reason, result_import_id = %s, returned_on = c.returned
+                FROM {self.cls} AS c
+                WHERE c.disp = '{APPLY}' AND a.id = c.attempt_id AND a.status = 'sent'""", [import_pk])
+
+    def apply_items(self, *, correction_deadline, now) -> int:
+        return self.execute(
+            f"""UPDATE payments_paymentitem AS i SET status = c.outcome,
+                    paid_on = CASE WHEN c.outcome = 'paid' THEN c.processed ELSE i.paid_on END,
+                    last_failure_reason = CASE WHEN c.outcome = 'failed' THEN c.reason
+                                               ELSE i.last_failure_reason END,
+                    correction_deadline = CASE WHEN c.outcome = 'failed' THEN %s ELSE NULL END,
+                    updated_at = %s
+                FROM {self.cls} AS c
+                WHERE c.disp = '{APPLY}' AND i.id = c.item_id AND i.status = 'sending'""",
+            [self.date(correction_deadline), self.moment(now)])
+
+    def book_entries(self, *, now, actor: str) -> int:
+        """PAID/FAILED per applied attempt (booked on the bank's processing day) and RETURNED per failure
+        (booked when the money is back in the treasury, never in the future)."""
+        insert = """INSERT INTO payments_disbursemententry (plan_id, batch_id, attempt_id, indicator_id, kind,
+                        amount, booked_on, created_at, actor, note)"""
+        done = self.execute(
+            f"""{insert} SELECT plan_id, batch_id, attempt_id, indicator_id, outcome, a_amount, processed, %s, %s,
+                               CASE WHEN outcome = 'paid' THEN '银行回盘：发放成功' ELSE '银行回盘：发放失败' END
+                FROM {self.cls} WHERE disp = '{APPLY}' ORDER BY attempt_id""", [self.moment(now), actor])
+        done += self.execute(
+            f"""{insert} SELECT plan_id, batch_id, attempt_id, indicator_id, 'returned', a_amount, book_return, %s,
+                               %s, '发放失败资金退回国库'
+                FROM {self.cls} WHERE disp = '{APPLY}' AND outcome = 'failed' ORDER BY attempt_id""",
+            [self.moment(now), actor])
+        return done
