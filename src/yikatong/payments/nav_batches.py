@@ -6,4 +6,4 @@ SECTION = "一个平台"
 
 
 def register_nav() -> None:
-    register(NavEntry(SECTION, "代发批次", "payments:batch-list", "payment.view", order=410))
+    register(NavEntry(SECTION, "代发批次", "payments:batch-list", "payment.view", order=510))

@@ -7,8 +7,8 @@ SECTION = "一个平台"
 
 def register_nav() -> None:
     register(
-        NavEntry(SECTION, "到账短信", "payments:sms", "sms.view", order=470),
-        NavEntry(SECTION, "明白条", "payments:slips", "payment.view", order=471),
-        NavEntry(SECTION, "结果公开", "payments:publications", "payment.view", order=472),
-        NavEntry(SECTION, "直达资金监控", "payments:direct-funds", "payment.view", order=473),
+        NavEntry(SECTION, "到账短信", "payments:sms", "sms.view", order=570),
+        NavEntry(SECTION, "明白条", "payments:slips", "payment.view", order=571),
+        NavEntry(SECTION, "结果公开", "payments:publications", "payment.view", order=572),
+        NavEntry(SECTION, "直达资金监控", "payments:direct-funds", "payment.view", order=573),
     )

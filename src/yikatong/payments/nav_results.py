@@ -6,4 +6,4 @@ SECTION = "一个平台"
 
 
 def register_nav() -> None:
-    register(NavEntry(SECTION, "回盘导入", "payments:results", "payment.result", order=420))
+    register(NavEntry(SECTION, "回盘导入", "payments:results", "payment.result", order=520))
