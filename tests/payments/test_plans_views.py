@@ -127,3 +127,18 @@ def test_overdue_badge(client, pay):
     login(client, pay, "finance")
     page = client.get(LIST).content.decode()
     assert 'data-deadline-state="overdue"' in page and "超期" in page
+
+
+def test_plan_page_offers_the_next_batch_and_lists_the_batches(client, pay):
+    from tests.payments.factory import build_plan
+
+    plan = build_plan(pay)  # vouchered
+    client.force_login(pay.world.users["civil"])
+    page = client.get(f"/payments/plans/{plan.pk}/").content.decode()
+    assert 'data-testid="batch-new"' in page
+    response = client.post("/payments/batches/new/", {"plan_id": plan.pk}, follow=True)
+    assert response.status_code == 200
+    page = client.get(f"/payments/plans/{plan.pk}/").content.decode()
+    assert plan.batches.get().number in page
+    client.force_login(pay.world.users["finance"])
+    assert 'data-testid="batch-new"' not in client.get(f"/payments/plans/{plan.pk}/").content.decode()

@@ -197,6 +197,9 @@ def _render_detail(request, scope: Scope, plan: DisbursementPlan, *, status: int
         "documents": docs,
         "can_full_details": scope.can("pii.view_full"),
         "actions": actions, "errors": errors,
+        "batches": list(plan.batches.order_by("id")),
+        "can_create_batch": (scope.can("payment.plan") and not scope.read_only
+                             and plan.status in (PlanStatus.VOUCHERED, PlanStatus.PAYING)),
     }
     return render(request, "payments/plan_detail.html", context, status=status)
 
