@@ -191,11 +191,13 @@ def test_indicators_balance_and_each_finance_bureau_sees_its_own(loaded):
         assert parent.available == parent.amount - given
         assert parent.allocated_out_total == given
         for child in children:
-            assert child.available == child.amount and child.received_total == child.amount
+            # the payments demo (payments/demo.py) draws on 万州区's indicators: committed, paid, returned
+            assert child.received_total == child.amount
+            assert child.available == child.amount - child.committed_total - child.paid_total + child.returned_total
     wanzhou = selectors_indicators.indicators_visible(scope_of("finance"), fiscal_year=2026)
     assert {i.holder.code for i in wanzhou} == {"WZ-CZJ"}
     assert sorted(i.policy.code for i in wanzhou) == ["CQ-001", "CQ-009", "CQ-013", "CQ-016"]
-    assert sum(i.available for i in wanzhou) == Decimal("68700000.00")
+    assert sum(i.available + i.committed_total + i.paid_total - i.returned_total for i in wanzhou) == Decimal("68700000.00")
     fuling = selectors_indicators.indicators_visible(scope_of("fl_finance"), fiscal_year=2026)
     assert sum(i.available for i in fuling) == Decimal("49100000.00") and fuling.count() == 3
     assert selectors_indicators.indicators_visible(scope_of("cq_finance"), fiscal_year=2026).count() == 11
