@@ -94,3 +94,17 @@ def test_bulk_decrypt_mixed_keys_and_bad_blob(monkeypatch):
         decrypt_all([enc(1, "ok"), bytes(broken)])
     with pytest.raises(crypto.CryptoError):
         decrypt_all([b"\x01"])
+
+
+def test_bulk_decrypt_refuses_other_version(monkeypatch):
+    keys = {1: AESGCM(os.urandom(32))}
+    monkeypatch.setattr(crypto, "keyring", lambda: SimpleNamespace(ciphers=keys, source="env"))
+    header, nonce = bytes([crypto.VERSION + 1, 1]), os.urandom(crypto.NONCE_SIZE)
+    odd = header + nonce + keys[1].encrypt(nonce, b"6217000000000000001", header)
+    decrypt_all = formats._bulk_decryptor()
+    with pytest.raises(crypto.CryptoError):
+        decrypt_all([odd])
+    good_header = bytes([crypto.VERSION, 1])
+    good = good_header + nonce + keys[1].encrypt(nonce, b"1", good_header)
+    with pytest.raises(crypto.CryptoError):
+        decrypt_all([good, odd])

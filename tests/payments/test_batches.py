@@ -229,3 +229,25 @@ def test_bank_sees_only_its_released_batches(pay):
     assert not batches_visible(pay.scope("fl_civil")).exists()
     with pytest.raises(ScopeError):
         batches_visible(pay.scope("card_bank"))
+
+
+def test_an_item_released_from_hold_while_the_plan_is_paying_goes_out_in_the_next_batch(pay):
+    from yikatong.payments.services.corrections import item_hold, item_unhold
+
+    civil = pay.scope("civil")
+    plan = build_plan(pay)  # vouchered, 5 × 300.00 committed
+    held = plan.items.order_by("id").first()
+    item_hold(actor=civil, item_id=held.pk, reason="待核实银行卡")
+    first = batch_create(actor=civil, plan_id=plan.pk)
+    assert first.item_count == 4
+    batch_release(actor=civil, batch_id=first.pk)
+    item_unhold(actor=civil, item_id=held.pk, reason="核实无误")
+    held.refresh_from_db()
+    assert held.status == ItemStatus.PENDING
+    before = _indicator(pay)
+    second = batch_create(actor=civil, plan_id=plan.pk)
+    assert second.kind == BatchKind.RESEND and second.item_count == 1 and second.total_amount == Decimal("300.00")
+    after = _indicator(pay)
+    assert after.committed_total == before.committed_total  # its money was committed already: not twice
+    batch_release(actor=civil, batch_id=second.pk)
+    assert _indicator(pay).paid_total == Decimal("1500.00")

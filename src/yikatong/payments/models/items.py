@@ -40,7 +40,9 @@ class AttemptStatus(models.TextChoices):
 
 
 class PaymentItem(models.Model):
-    plan = models.ForeignKey("payments.DisbursementPlan", on_delete=models.PROTECT, related_name="items")
+    # Lookups by plan use the (plan, status) index.
+    plan = models.ForeignKey("payments.DisbursementPlan", on_delete=models.PROTECT, related_name="items",
+                             db_index=False)
     application = models.ForeignKey("applications.Application", on_delete=models.PROTECT, related_name="+",
                                     db_constraint=False)
     beneficiary = models.ForeignKey("registry.Beneficiary", on_delete=models.PROTECT, related_name="+",

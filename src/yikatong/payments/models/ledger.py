@@ -22,14 +22,17 @@ class EntryKind(models.TextChoices):
 
 
 class DisbursementEntry(models.Model):
+    # The ledger is written only set-based from existing plans, batches, attempts and indicators (a million
+    # entries per bank result file); per-row foreign-key checks at commit cost more than the whole matching, so
+    # the references are not database constraints. Reconciliation checks every entry against its attempt/batch.
     plan = models.ForeignKey("payments.DisbursementPlan", on_delete=models.PROTECT, related_name="+",
-                             db_index=False)
+                             db_index=False, db_constraint=False)
     batch = models.ForeignKey("payments.PaymentBatch", null=True, blank=True, on_delete=models.PROTECT,
-                              related_name="+", db_index=False)
+                              related_name="+", db_index=False, db_constraint=False)
     attempt = models.ForeignKey("payments.PaymentAttempt", null=True, blank=True, on_delete=models.PROTECT,
                                 related_name="+", db_constraint=False, db_index=False)
     indicator = models.ForeignKey("policies.BudgetIndicator", null=True, blank=True, on_delete=models.PROTECT,
-                                  related_name="+", db_index=False)
+                                  related_name="+", db_index=False, db_constraint=False)
     kind = models.CharField("类型", max_length=10, choices=EntryKind.choices)
     amount = MoneyField("金额")
     booked_on = models.DateField("记账日期")

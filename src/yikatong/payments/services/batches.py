@@ -26,7 +26,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, Exists, OuterRef, Q, Subquery, Sum
+from django.db.models import Exists, OuterRef, Q, Subquery
 
 from yikatong.core import audit, clock
 from yikatong.core.errors import DomainError
@@ -51,6 +51,7 @@ from ..models import (
 )
 from .common import (
     book,
+    count_and_sum,
     deadline,
     lock_batch,
     lock_plan,
@@ -121,7 +122,9 @@ def _batch_create(*, actor: Scope, plan_id) -> PaymentBatch:
         if open_batch is not None:
             raise DomainError(f"发放方案 {plan.number} 尚有未发送的批次 {open_batch.number}，请先发送或撤销。",
                               code="batch_open")
-        kind, statuses = BatchKind.RESEND, [ItemStatus.CORRECTED]
+        # Corrected items (their money went back to the treasury) and pending items of a paying plan (held
+        # when the first batch was built and released since, their money still committed) are sent again.
+        kind, statuses = BatchKind.RESEND, [ItemStatus.CORRECTED, ItemStatus.PENDING]
     else:
         raise DomainError(f"发放方案当前状态为“{plan.get_status_display()}”，不能生成代发批次：首次发放需已生成"
                           "支付凭证，补发需方案处于发放中。", code="bad_state")
@@ -133,6 +136,7 @@ def _batch_create(*, actor: Scope, plan_id) -> PaymentBatch:
         raise DomainError(f"发放方案 {plan.number} 没有{what}的明细，无需生成批次。", code="nothing_to_send")
 
     number = next_number("PB", PaymentBatch)
+    _jit_off()
     held_cards = _hold_unpayable_cards(actor, candidates)
     held_findings = 0
     if candidates.exists():
@@ -143,13 +147,15 @@ def _batch_create(*, actor: Scope, plan_id) -> PaymentBatch:
                           f"比对疑点阻断 {held_findings} 笔），没有可发送的明细。", code="nothing_sendable")
 
     if kind == BatchKind.RESEND:
-        _commit_resend(actor, plan, total, number)
+        _, returned_total = _totals(candidates.filter(status=ItemStatus.CORRECTED))
+        if returned_total > 0:
+            _commit_resend(actor, plan, returned_total, number)
     batch = PaymentBatch.objects.create(
         number=number, plan=plan, kind=kind, bank_id=plan.bank_id, policy_id=plan.policy_id, period=plan.period,
         region_id=plan.region_id, business_line=plan.business_line, indicator_id=plan.indicator_id,
         status=BatchStatus.PREPARED, created_by=actor.username)
     inserted = _insert_attempts(batch, plan, statuses)
-    moved = _mark_sending(batch, statuses)
+    moved = _mark_sending(plan, statuses)
     batch.item_count, batch.total_amount = _attempt_totals(batch)
     if not (inserted == moved == count == batch.item_count and batch.total_amount == total):
         raise DomainError(f"生成批次时明细发生变化（候选 {count} 笔 {total} 元，写入 {inserted} 笔，"
@@ -163,14 +169,11 @@ def _batch_create(*, actor: Scope, plan_id) -> PaymentBatch:
 
 
 def _totals(items) -> tuple[int, Decimal]:
-    row = items.aggregate(n=Count("id"), total=Sum("amount"))
-    return row["n"] or 0, (row["total"] or Decimal("0")).quantize(CENT)
+    return count_and_sum(items)  # summed in integer fen: exact on SQLite too
 
 
 def _attempt_totals(batch: PaymentBatch) -> tuple[int, Decimal]:
-    row = PaymentAttempt.objects.filter(batch_id=batch.pk, status=AttemptStatus.SENT).aggregate(
-        n=Count("id"), total=Sum("amount"))
-    return row["n"] or 0, (row["total"] or Decimal("0")).quantize(CENT)
+    return count_and_sum(PaymentAttempt.objects.filter(batch_id=batch.pk, status=AttemptStatus.SENT))
 
 
 def _hold(actor: Scope, groups: dict[str, list[tuple[int, str]]], action_note: str) -> int:
@@ -198,10 +201,14 @@ def _hold_unpayable_cards(actor: Scope, candidates) -> int:
         active_card=Subquery(active.values("card_status")[:1]),
         has_active=Exists(active),
     )
+    # The cheap null test FIRST in each branch (Q(a, b) would sort its keywords and put the subquery first):
+    # PostgreSQL evaluates an OR's AND-branches in the written order, so the person's-active-account subqueries
+    # only run for items without an own account — 1,000,000 candidates: 5.0 s → 2.3 s.
+    has_own, no_own = Q(payee_account_id__isnull=False), Q(payee_account_id__isnull=True)
     bad = annotated.filter(
-        Q(payee_account_id__isnull=False, card__in=UNPAYABLE_CARD_STATUSES)
-        | Q(payee_account_id__isnull=True, active_card__in=UNPAYABLE_CARD_STATUSES)
-        | Q(payee_account_id__isnull=True, has_active=False))
+        (has_own & Q(card__in=UNPAYABLE_CARD_STATUSES))
+        | (no_own & Q(active_card__in=UNPAYABLE_CARD_STATUSES))
+        | (no_own & Q(has_active=False)))
     groups: dict[str, list] = {}
     for pk, status, card, active_card in bad.values_list("pk", "status", "card", "active_card").order_by("pk"):
         status_of_card = card or active_card
@@ -254,7 +261,16 @@ def _commit_resend(actor: Scope, plan, total: Decimal, number: str) -> None:
     plan.committed_amount += total
 
 
+def _jit_off() -> None:
+    """PostgreSQL: no JIT for the rest of this transaction (SET LOCAL: back to normal at commit). For a plan of a
+    million items the planner's costs pass the JIT thresholds, and compiling (≈ 0.5 s per query, measured on the
+    card-hold query) costs more than it saves on these simple scans, inserts and updates."""
+    if connection.vendor == "postgresql":
+        _execute("SET LOCAL jit = off", [])
+
+
 def _insert_attempts(batch: PaymentBatch, plan, statuses) -> int:
+    """The batch's attempts, one INSERT … SELECT: seq 1..n by item id, attempt_no = attempt_count + 1."""
     marks = ", ".join(["%s"] * len(statuses))
     return _execute(f"""
         INSERT INTO {_table(PaymentAttempt)} (item_id, attempt_no, batch_id, seq, amount, payee_name, account_enc,
@@ -267,13 +283,19 @@ def _insert_attempts(batch: PaymentBatch, plan, statuses) -> int:
     """, [batch.pk, AttemptStatus.SENT, plan.pk, *statuses])
 
 
-def _mark_sending(batch: PaymentBatch, statuses) -> int:
+def _mark_sending(plan, statuses) -> int:
+    """Items → sending, one UPDATE by plan and status: the rows the INSERT just read. Every change that takes an
+    item OUT of pending/corrected (hold, removal, another batch) locks the plan first, which batch_create holds;
+    an item that ENTERS meanwhile (item_correct locks only the item: failed → corrected) makes this count differ
+    from the attempts' and batch_create refuses ("明细发生变化…请重试", everything rolled back) — never an item
+    sending without an attempt. (It used to join the attempts back, `id IN (SELECT item_id FROM attempts …)`:
+    with no statistics on the just-inserted attempts PostgreSQL ran that as a million primary-key probes.)"""
     marks = ", ".join(["%s"] * len(statuses))
     now = connection.ops.adapt_datetimefield_value(clock.now())
     return _execute(f"""
         UPDATE {_table(PaymentItem)} SET status = %s, attempt_count = attempt_count + 1, updated_at = %s
-        WHERE status IN ({marks}) AND id IN (SELECT a.item_id FROM {_table(PaymentAttempt)} a WHERE a.batch_id = %s)
-    """, [ItemStatus.SENDING, now, *statuses, batch.pk])
+        WHERE plan_id = %s AND status IN ({marks})
+    """, [ItemStatus.SENDING, now, plan.pk, *statuses])
 
 
 # -- release ---------------------------------------------------------------------------------------------------
@@ -348,6 +370,8 @@ def batch_cancel(*, actor: Scope, batch_id, reason: str) -> PaymentBatch:
     require_plan_scope(actor, plan, "payment.plan")
     tr = workflow.batch_transition("cancel", batch.status)
     before = batch_snapshot(batch)
+    # A cancelled resend releases its whole commitment, so every item of it goes back as corrected (uncommitted;
+    # the next resend commits it again).
     back = ItemStatus.PENDING if batch.kind == BatchKind.FIRST else ItemStatus.CORRECTED
     now = connection.ops.adapt_datetimefield_value(clock.now())
     moved = _execute(f"""
