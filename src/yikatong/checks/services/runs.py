@@ -16,8 +16,9 @@ from yikatong.core import audit, clock
 from yikatong.core import regions as region_rules
 from yikatong.core.errors import DomainError
 from yikatong.core.jobs import job_create, job_enqueue, job_task, no_progress
-from yikatong.core.models import JobProgress, Region, User
+from yikatong.core.models import JobProgress, User
 from yikatong.core.scope import Scope
+from yikatong.core.selectors.regions import existing_code
 from yikatong.policies.models import Policy
 
 from ..engine import catalogue, runner, subjects, writer
@@ -37,13 +38,7 @@ def _policy(code) -> Policy:
 
 
 def _region(code) -> str:
-    try:
-        code = region_rules.normalize_code(str(code or "").strip())
-    except region_rules.RegionCodeError as exc:
-        raise DomainError(str(exc), field="region_code") from exc
-    if not Region.objects.filter(code=code).exists():
-        raise DomainError(f"行政区划 {code} 不存在。", field="region_code")
-    return code
+    return existing_code(code, field="region_code")
 
 
 def run_summary(run: CheckRun) -> dict:

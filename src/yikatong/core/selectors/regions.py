@@ -31,6 +31,18 @@ def clean_code(code: str) -> str:
     return code
 
 
+def existing_code(code, *, field: str = "region_code") -> str:
+    """The 12-digit code of an existing region named by a service argument, or a DomainError naming `field`
+    (unscoped: the caller checks the actor's region)."""
+    try:
+        code = rules.normalize_code(str(code or "").strip())
+    except rules.RegionCodeError as exc:
+        raise DomainError(str(exc), field=field) from None
+    if not Region.objects.filter(pk=code).exists():
+        raise DomainError(f"行政区划 {code} 不存在。", field=field)
+    return code
+
+
 def _visible(scope: Scope) -> QuerySet:
     scope.require("region.view")
     # Regions are reference data, not owned by an organization: only the region range narrows them

@@ -27,9 +27,10 @@ from yikatong.applications.models import Status as ApplicationStatus
 from yikatong.core import audit, clock
 from yikatong.core import regions as region_rules
 from yikatong.core.errors import DomainError, ScopeError
-from yikatong.core.models import Organization, OrgKind, Region
+from yikatong.core.models import Organization, OrgKind
 from yikatong.core.money import format_yuan
 from yikatong.core.scope import Scope
+from yikatong.core.selectors.regions import existing_code
 from yikatong.policies.models import BudgetIndicator, IndicatorStatus, Policy
 from yikatong.policies.services.indicators import indicator_commit
 from yikatong.policies.services.library import library_require
@@ -78,12 +79,7 @@ def _policy(code: str) -> Policy:
 
 
 def _county(code: str) -> str:
-    try:
-        code = region_rules.normalize_code(str(code or ""))
-    except region_rules.RegionCodeError as exc:
-        raise DomainError(str(exc), field="region") from None
-    if not Region.objects.filter(pk=code).exists():
-        raise DomainError(f"行政区划 {code} 不存在。", field="region")
+    code = existing_code(code, field="region")
     if region_rules.level_of(code) != region_rules.COUNTY:
         raise DomainError(f"发放方案按县（区）编制：区划 {code} 不是县级区划。", field="region")
     return code

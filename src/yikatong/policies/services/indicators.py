@@ -22,9 +22,10 @@ from django.db import IntegrityError, transaction
 from yikatong.core import audit, clock
 from yikatong.core import regions as region_rules
 from yikatong.core.errors import DomainError, ScopeError
-from yikatong.core.models import Organization, OrgKind, Region
+from yikatong.core.models import Organization, OrgKind
 from yikatong.core.money import format_yuan, to_money
 from yikatong.core.scope import Scope
+from yikatong.core.selectors.regions import existing_code
 
 from .. import rules_indicators as rules
 from ..models import (
@@ -77,13 +78,7 @@ def _year(value) -> int:
 
 
 def _region(code: str) -> str:
-    try:
-        code = region_rules.normalize_code(str(code or ""))
-    except region_rules.RegionCodeError as exc:
-        raise DomainError(str(exc), field="region") from None
-    if not Region.objects.filter(pk=code).exists():
-        raise DomainError(f"行政区划 {code} 不存在。", field="region")
-    return code
+    return existing_code(code, field="region")
 
 
 def _text(value, what: str, *, max_length: int | None = None) -> str:
