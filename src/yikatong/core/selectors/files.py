@@ -12,7 +12,6 @@ from django.db.models import QuerySet
 from yikatong.core.models import StoredFile
 from yikatong.core.scope import Scope
 
-
 # Purposes (StoredFile.purpose) of files with full identifiers. Apps add theirs with
 # register_personal_data_purposes() when they introduce a new kind of file.
 PERSONAL_DATA_PURPOSES: set[str] = {

@@ -1,5 +1,5 @@
-from .beneficiaries import Beneficiary, BeneficiaryKind, BeneficiaryVersion, Household
 from .accounts import AccountKind, CardStatus, PayeeAccount
+from .beneficiaries import Beneficiary, BeneficiaryKind, BeneficiaryVersion, Household
 
 __all__ = [
     "AccountKind",
