@@ -498,4 +498,4 @@ def test_prefetch_hands_over_the_producers_error_and_stops_when_closed():
     endless = load.prefetch(iter(range(10**9)), depth=1)
     assert next(endless) == 0
     endless.close()
-    assert not any(t.name == "source-import-reader" for t in threading.enumerate())
+    assert not any(t.name == "bulk-reader" for t in threading.enumerate())

@@ -1,10 +1,11 @@
-"""The CSV fast path of source imports (checks/sources/reading.py) keeps core.tabular's contract, and
+"""The CSV fast path of source imports (core/csv_blocks.py) keeps core.tabular's contract, and
 duplicates are found in memory across chunks (checks/sources/loader.py)."""
 
 import pytest
 
 from yikatong.checks.models import SourceImport, SourceImportError
-from yikatong.checks.sources import load, reading, source_current, source_rows
+from yikatong.checks.sources import load, source_current, source_rows
+from yikatong.core import csv_blocks as reading
 from yikatong.core.tabular import open_table
 
 from . import test_sources_support as support

@@ -10,7 +10,7 @@ from django.db import IntegrityError, connection, transaction
 
 from tests.payments.factory import build_batch, build_plan
 from tests.payments.test_results import csv_bytes, import_csv, result_lines_for, state
-from yikatong.payments.models import AttemptStatus, PaymentAttempt, ResultImport
+from yikatong.payments.models import AttemptStatus, DisbursementEntry, PaymentAttempt, ResultImport
 from yikatong.payments.services import results as results_service
 
 
@@ -59,14 +59,20 @@ def test_a_refusal_while_applying_rolls_everything_back(pay, released, monkeypat
 
 
 def test_paid_twice_is_impossible_in_the_database(pay, released):
+    """The ledger holds at most one PAID entry per item (dentry_paid_once): a second credit of an item cannot be
+    booked, whatever code tries it."""
     plan, batch = released
     import_csv(pay.scope("paying_bank"), result_lines_for(batch, fail=(1,)))
     failed = batch.attempts.get(seq=1)
     paid = batch.attempts.get(seq=2)
+    entry = DisbursementEntry.objects.get(item_id=paid.item_id, kind="paid")
+    assert entry.attempt_id == paid.pk
     with pytest.raises(IntegrityError), transaction.atomic():
-        PaymentAttempt.objects.create(item=paid.item, attempt_no=9, batch=batch, seq=99, amount=paid.amount,
-                                      payee_name="x", account_enc=b"x", account_digest="x", account_masked="x",
-                                      bank_name="x", status=AttemptStatus.PAID)
+        DisbursementEntry.objects.create(plan=plan, batch=batch, attempt=paid, item_id=paid.item_id, kind="paid",
+                                         amount=paid.amount, booked_on=entry.booked_on, created_at=entry.created_at,
+                                         actor="x")
+    # a failed attempt's item has no PAID entry yet: it can be credited once, by a later attempt
+    assert not DisbursementEntry.objects.filter(item_id=failed.item_id, kind="paid").exists()
     assert failed.status == AttemptStatus.FAILED
 
 

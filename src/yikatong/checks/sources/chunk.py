@@ -136,7 +136,7 @@ def key_function(spec: SourceSpec) -> Callable | None:
 def parse_chunk(code: str, rows, ctx: Context) -> ChunkResult:
     """rows: (row_number, cell, cell, …) in the spec's column order, or a reading.CsvBlock."""
     if not isinstance(rows, list):
-        from .reading import block_rows
+        from yikatong.core.csv_blocks import block_rows
 
         rows = block_rows(rows)
     spec = SPECS[code]

@@ -20,25 +20,20 @@ rows), and `reap_interrupted` fails imports whose process died while loading.
 from __future__ import annotations
 
 import datetime as dt
-import gc
 import logging
-import multiprocessing
 import os
-import queue
-import threading
-from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from yikatong.core import crypto
+from yikatong.core import csv_blocks as reading
 from yikatong.core.models import JobProgress
+from yikatong.core.parallel import ordered_map, prefetch
 
 from ..models import SourceImport, SourceImportError, SourceState
-from . import reading
 from . import spec as specs
 from .loader import ERROR_COPY_THRESHOLD, Loader, delete_import_rows
 
@@ -71,102 +66,7 @@ def read_chunks(table, fileobj, spec: specs.SourceSpec, chunk_rows: int | None =
 def parsed_chunks(code: str, chunks: Iterable[list[tuple]], ctx: specs.Context,
                   workers: int) -> Iterator[specs.ChunkResult]:
     """Results in file order. With workers, a forked pool and a bounded window of chunks in flight."""
-    # The loop makes millions of short-lived tuples and strings but no reference cycles: the cyclic
-    # garbage collector would only rescan the chunks in flight, again and again.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        yield from _parsed_chunks(code, chunks, ctx, workers)
-    finally:
-        if collecting:
-            gc.enable()
-
-
-def _worker_init() -> None:
-    gc.disable()
-
-
-class _Raised:
-    def __init__(self, exc: BaseException):
-        self.exc = exc
-
-
-def prefetch(items: Iterable, depth: int = 2) -> Iterator:
-    """Produce `items` in a background thread, `depth` ahead: the file is read while the main thread
-    waits on the database (psycopg and sqlite3 release the GIL while the server works). An exception
-    of the producer is raised in the consumer; closing the generator stops and joins the thread."""
-    slots: queue.Queue = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-    done = object()
-
-    def put(item) -> bool:
-        while not stop.is_set():
-            try:
-                slots.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def produce() -> None:
-        try:
-            for item in items:
-                if not put(item):
-                    return
-            put(done)
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
-            put(_Raised(exc))
-
-    thread = threading.Thread(target=produce, name="source-import-reader", daemon=True)
-    thread.start()
-    try:
-        while True:
-            item = slots.get()
-            if item is done:
-                return
-            if isinstance(item, _Raised):
-                raise item.exc
-            yield item
-    finally:
-        stop.set()
-        thread.join()
-
-
-def _parsed_chunks(code: str, chunks: Iterable[list[tuple]], ctx: specs.Context,
-                   workers: int) -> Iterator[specs.ChunkResult]:
-    iterator = iter(chunks)
-    first = next(iterator, None)
-    if first is None:
-        return
-    second = next(iterator, None)
-    if workers <= 0 or second is None:  # small files: forking costs more than it saves
-        yield specs.parse_chunk(code, first, ctx)
-        if second is not None:
-            yield specs.parse_chunk(code, second, ctx)
-        for chunk in iterator:
-            yield specs.parse_chunk(code, chunk, ctx)
-        return
-    # Keys are read before forking so every worker inherits them instead of racing to create key files.
-    crypto.keyring()
-    crypto._digest_base()  # noqa: SLF001
-    pending: deque = deque()
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"),
-                             initializer=_worker_init) as pool:
-        pool.submit(int).result()  # fork every worker now, before the reader thread exists
-        rest = prefetch(iterator)
-        try:
-            for chunk in (first, second):
-                pending.append(pool.submit(specs.parse_chunk, code, chunk, ctx))
-            for chunk in rest:
-                if len(pending) >= 2 * workers:
-                    yield pending.popleft().result()
-                pending.append(pool.submit(specs.parse_chunk, code, chunk, ctx))
-            while pending:
-                yield pending.popleft().result()
-        finally:
-            rest.close()
-            for future in pending:
-                future.cancel()
+    return ordered_map(partial(specs.parse_chunk, code, ctx=ctx), chunks, workers)
 
 
 # -- switch and purge -------------------------------------------------------------------------------------

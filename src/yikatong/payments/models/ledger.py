@@ -31,6 +31,9 @@ class DisbursementEntry(models.Model):
                               related_name="+", db_index=False, db_constraint=False)
     attempt = models.ForeignKey("payments.PaymentAttempt", null=True, blank=True, on_delete=models.PROTECT,
                                 related_name="+", db_constraint=False, db_index=False)
+    # The item of a per-attempt entry: "an item is paid at most once" is the partial unique dentry_paid_once.
+    item = models.ForeignKey("payments.PaymentItem", null=True, blank=True, on_delete=models.PROTECT,
+                             related_name="+", db_constraint=False, db_index=False)
     indicator = models.ForeignKey("policies.BudgetIndicator", null=True, blank=True, on_delete=models.PROTECT,
                                   related_name="+", db_index=False, db_constraint=False)
     kind = models.CharField("类型", max_length=10, choices=EntryKind.choices)
@@ -49,6 +52,7 @@ class DisbursementEntry(models.Model):
         ]
         constraints = [
             models.CheckConstraint(name="dentry_amount_positive", condition=models.Q(amount__gt=0)),
+            models.UniqueConstraint(fields=["item"], condition=models.Q(kind="paid"), name="dentry_paid_once"),
         ]
 
     def __str__(self) -> str:

@@ -321,9 +321,9 @@ def batch_release(*, actor: Scope, batch_id) -> PaymentBatch:
                   ref_type=REF_TYPE, ref_id=plan.number, note=f"代发批次 {batch.number} 拨付银行")
     today, now = clock.today(), clock.now()
     entries = _execute(f"""
-        INSERT INTO {_table(DisbursementEntry)} (plan_id, batch_id, attempt_id, indicator_id, kind, amount,
-            booked_on, created_at, actor, note)
-        SELECT %s, %s, a.id, %s, %s, a.amount, %s, %s, %s, %s
+        INSERT INTO {_table(DisbursementEntry)} (plan_id, batch_id, attempt_id, item_id, indicator_id, kind,
+            amount, booked_on, created_at, actor, note)
+        SELECT %s, %s, a.id, a.item_id, %s, %s, a.amount, %s, %s, %s, %s
         FROM {_table(PaymentAttempt)} a WHERE a.batch_id = %s AND a.status = %s
     """, [plan.pk, batch.pk, batch.indicator_id or plan.indicator_id, EntryKind.SENT,
           connection.ops.adapt_datefield_value(today), connection.ops.adapt_datetimefield_value(now),

@@ -1,7 +1,8 @@
 """Set-based matching and application of one bank result import (the SQL of services/results.py).
 
 The lines are loaded into a TEMP staging table (COPY on PostgreSQL, executemany on SQLite), then:
-  1. repeated (batch, seq) pairs of the same import are compared with their first line (mark_later);
+  1. repeated (batch, seq) pairs of the same import are found (find_later) and compared with their first
+     valid line (mark_later);
   2. one statement classifies every line against its attempt (classify → the `cls` table): invalid, unknown,
      wrong_bank, amount, account, conflict, dup (already applied with the same result) or apply;
   3. rejected lines are copied to payments_resultline, applied ones update attempts and items and append the
@@ -16,7 +17,7 @@ from contextlib import contextmanager
 
 from django.db import connection
 
-from .results_parse import STAGE_COLUMNS, copy_text
+from .results_parse import STAGE_COLUMNS
 
 APPLY, DUP = "apply", "dup"
 
@@ -73,14 +74,14 @@ class Stage:
 
     @contextmanager
     def loader(self):
-        """`load(parsed rows)` for the lines, chunk after chunk. On PostgreSQL one COPY stays open for the whole
-        import, so the server stores a chunk while Python parses the next one."""
+        """`load(payload)` for the lines, chunk after chunk: COPY text on PostgreSQL (one COPY stays open for the
+        whole import, so the server stores a chunk while the workers parse the next ones), staging tuples on
+        SQLite."""
         columns = ", ".join(STAGE_COLUMNS)
         if self.pg:
             with connection.cursor() as cursor:
                 with cursor.cursor.copy(f"COPY {self.stage} ({columns}) FROM STDIN") as copy:
-                    yield lambda parsed: copy.write(
-                        "".join("\t".join(copy_text(v) for v in row) + "\n" for row in parsed))
+                    yield copy.write  # the COPY text results_parse.parse_chunk made
             return
         sql = f"INSERT INTO {self.stage} ({columns}) VALUES ({', '.join(['%s'] * len(STAGE_COLUMNS))})"
 
@@ -112,6 +113,17 @@ class Stage:
                                    [tuple(self.date(v) for v in row) for row in rows])
 
     # -- matching -----------------------------------------------------------------------------------------
+    def find_later(self) -> int:
+        """Mark every valid line whose (batch, seq) came up on an earlier valid line of the import; returns how
+        many. One aggregate over the import: no line repeats, nothing to update."""
+        return self.execute(
+            f"""UPDATE {self.stage} SET later = 1
+                WHERE bad IS NULL AND line_no IN (
+                    SELECT s.line_no FROM {self.stage} s
+                    JOIN (SELECT batch_number, seq, MIN(line_no) AS first FROM {self.stage} WHERE bad IS NULL
+                          GROUP BY batch_number, seq HAVING COUNT(*) > 1) d
+                      ON d.batch_number = s.batch_number AND d.seq = s.seq AND s.line_no > d.first)""")
+
     def mark_later(self) -> None:
         """A (batch, seq) repeated in the import: the first valid line is the one considered; a later line is a
         duplicate when it says exactly the same, else a conflict."""
@@ -231,14 +243,14 @@ class Stage:
     def book_entries(self, *, now, actor: str) -> int:
         """PAID/FAILED per applied attempt (booked on the bank's processing day) and RETURNED per failure
         (booked when the money is back in the treasury, never in the future)."""
-        insert = """INSERT INTO payments_disbursemententry (plan_id, batch_id, attempt_id, indicator_id, kind,
-                        amount, booked_on, created_at, actor, note)"""
+        insert = """INSERT INTO payments_disbursemententry (plan_id, batch_id, attempt_id, item_id, indicator_id,
+                        kind, amount, booked_on, created_at, actor, note)"""
         done = self.execute(
-            f"""{insert} SELECT plan_id, batch_id, attempt_id, indicator_id, outcome, a_amount, processed, %s, %s,
+            f"""{insert} SELECT plan_id, batch_id, attempt_id, item_id, indicator_id, outcome, a_amount, processed, %s, %s,
                                CASE WHEN outcome = 'paid' THEN '银行回盘：发放成功' ELSE '银行回盘：发放失败' END
                 FROM {self.cls} WHERE disp = '{APPLY}' ORDER BY attempt_id""", [self.moment(now), actor])
         done += self.execute(
-            f"""{insert} SELECT plan_id, batch_id, attempt_id, indicator_id, 'returned', a_amount, book_return, %s,
+            f"""{insert} SELECT plan_id, batch_id, attempt_id, item_id, indicator_id, 'returned', a_amount, book_return, %s,
                                %s, '发放失败资金退回国库'
                 FROM {self.cls} WHERE disp = '{APPLY}' AND outcome = 'failed' ORDER BY attempt_id""",
             [self.moment(now), actor])

@@ -1,5 +1,5 @@
-"""Reading a source file in chunks: CSV as raw blocks of lines that the parse workers decode and split
-themselves, anything else (XLSX) through core.tabular one row at a time.
+"""Reading a CSV or XLSX table in chunks (source imports, bank results): CSV as raw blocks of lines that the
+parse workers decode and split themselves, anything else (XLSX) through core.tabular one row at a time.
 
 The CSV fast path keeps core.tabular's contract exactly — the header is found by `open_table` (title rows,
 aliases, missing columns, empty or binary files), rows are numbered as it numbers them (CSV records,
