@@ -362,3 +362,34 @@ def test_overlong_values_are_stored_cut_to_their_columns(pay, released):
     ri = import_csv(pay.scope("paying_bank"), lines)
     line = ResultLine.objects.get(result_import=ri)
     assert line.disposition == "invalid" and len(line.account_masked) <= 40 and len(line.reason) <= 200
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_repeats_across_chunks_and_worker_processes(pay, released, monkeypatch, workers):
+    """Lines are parsed in chunks (by worker processes for big files): a (batch, seq) repeated in a later chunk
+    is still compared with its first line — identical is a duplicate, different is a conflict naming that line;
+    a line out of seq order in its chunk is handled too."""
+    from yikatong.payments.services import results as service
+
+    monkeypatch.setattr(service, "CHUNK", 2)
+    monkeypatch.setattr(service, "worker_count", lambda: workers)
+    plan, batch = released
+    lines = result_lines_for(batch)                # seq 1..5 in chunks (1, 2) (3, 4) (5, …)
+    again = list(lines[0])                         # seq 1 again, identical, in a later chunk
+    other = list(lines[2])
+    other[4], other[5] = "失败", "账户冻结"           # seq 3 again, another result
+    ri = import_csv(pay.scope("paying_bank"), [lines[1], lines[0], *lines[2:], again, other])
+    assert (ri.line_count, ri.applied_count, ri.duplicate_count, ri.rejected_count) == (7, 5, 1, 1)
+    line = ResultLine.objects.get(result_import=ri)
+    assert line.line_no == 8 and line.disposition == "conflict" and "第 4 行" in line.message
+    assert {a.status for a in batch.attempts.all()} == {"paid"}
+
+
+def test_may_repeat_only_when_chunks_could_overlap():
+    from yikatong.payments.services.results_parse import may_repeat
+
+    assert not may_repeat({})
+    assert not may_repeat({"B1": [(2, 1, 2, True), (2, 3, 4, True)], "B2": [(1, 1, 1, True)]})
+    assert may_repeat({"B1": [(2, 1, 4, True), (2, 3, 5, True)]})      # ranges overlap
+    assert may_repeat({"B1": [(2, 1, 2, True), (2, 2, 3, True)]})      # touching at 2
+    assert may_repeat({"B1": [(3, 1, 4, False)]})                      # not increasing within a chunk

@@ -51,7 +51,7 @@ from ..models import (
     ResultLine,
 )
 from .common import count_and_sum, deadline, lock_plan, move_plan
-from .results_parse import HEADERS, api_rows, chunked, parse_chunk
+from .results_parse import HEADERS, api_rows, chunked, may_repeat, parse_chunk
 from .results_stage import APPLY, DUP, Stage
 
 log = logging.getLogger("yikatong.payments.results")
@@ -189,6 +189,7 @@ def _process(actor: Scope, ri: ResultImport, progress) -> None:
     stage.create()
     lines = invalid = 0
     batch_lines: dict[str, int] = {}
+    spans: dict[str, list[tuple]] = {}
     dates: set[dt.date] = set()
     with _chunks(ri) as (chunks, hint), stage.loader() as load:
         progress(0, hint)
@@ -199,18 +200,21 @@ def _process(actor: Scope, ri: ResultImport, progress) -> None:
                 load(result.payload)
                 lines += result.lines
                 invalid += result.invalid
-                for number, n in result.batches.items():
-                    batch_lines[number] = batch_lines.get(number, 0) + n
+                for number, span in result.batches.items():
+                    batch_lines[number] = batch_lines.get(number, 0) + span[0]
+                    spans.setdefault(number, []).append(tuple(span))
                 dates |= result.dates
                 progress(lines, hint)
     if lines == 0:
         raise DomainError("回盘文件中没有数据行：请检查文件内容后重新导入。")
+    step("loaded")
     stage.index()
     batches = _lock_batches(actor, ri.bank, batch_lines)
     stage.load_batches(batches["rows"])
     stage.load_dates(_return_days(dates, today))
-    if stage.find_later():
+    if may_repeat(spans) and stage.find_later():
         stage.mark_later()
+    step("repeats")
     step("classify")
     stage.classify()
     counts = _counts(stage.tally())

@@ -83,7 +83,8 @@ class LineParser:
         self.today = today
         self.lines = 0
         self.invalid = 0
-        self.batches: dict[str, int] = {}  # batch number -> valid lines
+        # batch number -> [valid lines, lowest seq, highest seq, seqs strictly increasing]
+        self.batches: dict[str, list] = {}
         self.dates: set[dt.date] = set()
         self._date_cache: dict[str, tuple[dt.date | None, str | None]] = {}
 
@@ -170,7 +171,15 @@ class LineParser:
             bad = "；".join(problems)
         else:
             bad = None
-            self.batches[batch] = self.batches.get(batch, 0) + 1
+            span = self.batches.get(batch)
+            if span is None:
+                self.batches[batch] = [1, seq, seq, True]
+            else:
+                span[0] += 1
+                if seq <= span[2]:
+                    span[3] = False
+                span[2] = max(seq, span[2])
+                span[1] = min(seq, span[1])
             self.dates.add(day)
         return (line_no, batch[:60], seq, seq_text[:20], digest, masked or "", amount, amount_text[:30], outcome,
                 outcome_text[:20], reason, day, processed_text[:20], bad)
@@ -182,8 +191,21 @@ class ParsedChunk:
     payload: str | list  # COPY text (PostgreSQL) or staging tuples (SQLite)
     lines: int = 0
     invalid: int = 0
-    batches: dict = field(default_factory=dict)
+    batches: dict = field(default_factory=dict)  # LineParser.batches of the chunk
     dates: set = field(default_factory=set)
+
+
+def may_repeat(spans: dict[str, list[tuple]]) -> bool:
+    """Whether a (batch, seq) pair may come up twice in the import, from each chunk's [lines, lowest seq,
+    highest seq, strictly increasing] per batch: no when every chunk's seqs increase and the chunks' ranges of
+    a batch do not overlap (the usual file, in seq order); otherwise the database looks (Stage.find_later)."""
+    for chunk_spans in spans.values():
+        if not all(increasing for _, _, _, increasing in chunk_spans):
+            return True
+        ordered = sorted((low, high) for _, low, high, _ in chunk_spans)
+        if any(ordered[i][0] <= ordered[i - 1][1] for i in range(1, len(ordered))):
+            return True
+    return False
 
 
 _NEEDS_ESCAPE = re.compile(r'[\\\t"]')

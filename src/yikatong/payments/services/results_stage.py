@@ -242,16 +242,15 @@ class Stage:
 
     def book_entries(self, *, now, actor: str) -> int:
         """PAID/FAILED per applied attempt (booked on the bank's processing day) and RETURNED per failure
-        (booked when the money is back in the treasury, never in the future)."""
-        insert = """INSERT INTO payments_disbursemententry (plan_id, batch_id, attempt_id, item_id, indicator_id,
-                        kind, amount, booked_on, created_at, actor, note)"""
-        done = self.execute(
-            f"""{insert} SELECT plan_id, batch_id, attempt_id, item_id, indicator_id, outcome, a_amount, processed, %s, %s,
-                               CASE WHEN outcome = 'paid' THEN '银行回盘：发放成功' ELSE '银行回盘：发放失败' END
-                FROM {self.cls} WHERE disp = '{APPLY}' ORDER BY attempt_id""", [self.moment(now), actor])
-        done += self.execute(
-            f"""{insert} SELECT plan_id, batch_id, attempt_id, item_id, indicator_id, 'returned', a_amount, book_return, %s,
-                               %s, '发放失败资金退回国库'
-                FROM {self.cls} WHERE disp = '{APPLY}' AND outcome = 'failed' ORDER BY attempt_id""",
-            [self.moment(now), actor])
-        return done
+        (booked when the money is back in the treasury, never in the future): one statement."""
+        return self.execute(
+            f"""INSERT INTO payments_disbursemententry (plan_id, batch_id, attempt_id, item_id, indicator_id,
+                    kind, amount, booked_on, created_at, actor, note)
+                SELECT plan_id, batch_id, attempt_id, item_id, indicator_id, outcome, a_amount, processed, %s, %s,
+                       CASE WHEN outcome = 'paid' THEN '银行回盘：发放成功' ELSE '银行回盘：发放失败' END
+                FROM {self.cls} WHERE disp = '{APPLY}'
+                UNION ALL
+                SELECT plan_id, batch_id, attempt_id, item_id, indicator_id, 'returned', a_amount, book_return, %s,
+                       %s, '发放失败资金退回国库'
+                FROM {self.cls} WHERE disp = '{APPLY}' AND outcome = 'failed'""",
+            [self.moment(now), actor, self.moment(now), actor])
