@@ -156,6 +156,8 @@ def test_money_is_conserved_over_random_sequences(pay, ops):
 
 
 @pytest.mark.parametrize("ops", [
+    # found by hypothesis: a failed item held, a resend, released from hold, resent — committed once, paid once
+    [("result", [(0, False)]), ("send",), ("hold", 0), ("send",), ("unhold", 0), ("correct", 2), ("send",)],
     [("result", [(0, False), (1, True)]), ("correct", 0), ("send",), ("result", [(0, True)])],
     [("hold", 2), ("result", [(0, False)]), ("remove", 0), ("remove", 2), ("unhold", 3)],
     [("result", [(0, False)]), ("correct", 0), ("send",), ("result", [(0, False)]), ("correct", 0), ("send",),

@@ -165,3 +165,31 @@ def test_removing_the_last_unpaid_item_completes_the_plan(pay, failed):
     failed.refresh_from_db()
     assert failed.status == PlanStatus.COMPLETED
     assert resend(pay, failed) is None
+
+
+def test_a_failed_item_released_from_hold_is_failed_again_and_resent_only_once_corrected(pay, failed):
+    """Its money went back to the treasury: released from hold it must not look pending (a pending item of a
+    paying plan is resent as if its money were still committed), so it is failed again; corrected, its
+    follow-up batch commits the money again — the indicator is never paid more than was committed."""
+    from yikatong.payments.services.batches import batch_create, batch_release
+
+    civil = pay.scope("civil")
+    item = item_of(pay, "p1")
+    assert item.status == ItemStatus.FAILED
+    item_hold(actor=civil, item_id=item.pk, reason="暂缓核实")
+    item_unhold(actor=civil, item_id=item.pk, reason="恢复")
+    item.refresh_from_db()
+    assert item.status == ItemStatus.FAILED
+    assert list(ItemEvent.objects.filter(item=item).values_list("action", flat=True).order_by("id"))[-2:] == [
+        "hold", "unhold_failed"]
+    with pytest.raises(DomainError):  # nothing to resend before the correction
+        batch_create(actor=civil, plan_id=failed.pk)
+    item_correct(actor=civil, item_id=item.pk, reason="核实后补发")
+    item_hold(actor=civil, item_id=item.pk, reason="再次暂缓")
+    item_unhold(actor=civil, item_id=item.pk, reason="恢复")
+    item.refresh_from_db()
+    assert item.status == ItemStatus.CORRECTED
+    batch = batch_create(actor=civil, plan_id=failed.pk)
+    assert list(batch.attempts.values_list("item_id", flat=True)) == [item.pk]
+    batch_release(actor=civil, batch_id=batch.pk)  # refused if it paid more than was committed
+    assert reconcile(actor=civil, plan_id=failed.pk)["balanced"]

@@ -62,7 +62,11 @@ ITEM_TRANSITIONS: tuple[Transition, ...] = (
                "payment.correct"),
     Transition("hold", "暂缓发放", (ItemStatus.PENDING, ItemStatus.FAILED, ItemStatus.CORRECTED), ItemStatus.HELD,
                "payment.plan"),
+    # Released from hold, an item goes back to where it was held: pending (its money still committed or committed
+    # on release), failed (still to be corrected) or corrected (committed again by its follow-up batch).
     Transition("unhold", "恢复发放", (ItemStatus.HELD,), ItemStatus.PENDING, "payment.plan"),
+    Transition("unhold_failed", "恢复发放", (ItemStatus.HELD,), ItemStatus.FAILED, "payment.plan"),
+    Transition("unhold_corrected", "恢复发放", (ItemStatus.HELD,), ItemStatus.CORRECTED, "payment.plan"),
     Transition("remove", "剔除", (ItemStatus.PENDING, ItemStatus.HELD, ItemStatus.FAILED, ItemStatus.CORRECTED),
                ItemStatus.REMOVED, "payment.plan"),
 )

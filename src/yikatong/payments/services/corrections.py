@@ -31,6 +31,7 @@ from ..models import (
     DisbursementEntry,
     DisbursementPlan,
     EntryKind,
+    ItemEvent,
     ItemStatus,
     PaymentAttempt,
     PaymentItem,
@@ -207,15 +208,28 @@ def item_unhold(*, actor: Scope, item_id, reason: str) -> PaymentItem:
     with transaction.atomic():
         item, plan = _locked_item_of_plan(item_id)
         _require_plan_write(actor, item)
-        commit = (item.status == ItemStatus.HELD and _plan_committed(plan) and _never_reached_bank(item)
-                  and not committed_unsent(item))
+        back = _status_before_hold(item)
+        commit = (back == ItemStatus.PENDING and item.status == ItemStatus.HELD and _plan_committed(plan)
+                  and _never_reached_bank(item) and not committed_unsent(item))
         item.hold_reason = ""
-        move_item(actor, item, "unhold", reason=reason, extra_fields=["hold_reason"],
+        action = {ItemStatus.FAILED: "unhold_failed", ItemStatus.CORRECTED: "unhold_corrected"}.get(back, "unhold")
+        move_item(actor, item, action, reason=reason, extra_fields=["hold_reason"],
                   changes={"committed": str(item.amount)} if commit else None)
         if commit:  # held when the plan was mounted: its money was not committed then
             _commit_item(actor, plan, item, reason)
         DisbursementPlan.objects.filter(pk=plan.pk, held_count__gt=0).update(held_count=F("held_count") - 1)
     return item
+
+
+def _status_before_hold(item: PaymentItem) -> str:
+    """The status the item was held from (its last hold event); pending for an item held when the plan was
+    built. A failed item's money went back to the treasury: released from hold it is failed again (to be
+    corrected), never pending — a pending item of a paying plan is resent as if its money were still committed."""
+    held_from = (ItemEvent.objects.filter(item_id=item.pk, action="hold").order_by("-at", "-id")
+                 .values_list("from_status", flat=True).first())
+    if held_from in (ItemStatus.FAILED, ItemStatus.CORRECTED):
+        return held_from
+    return ItemStatus.PENDING
 
 
 def _commit_item(actor: Scope, plan, item: PaymentItem, reason: str) -> None:

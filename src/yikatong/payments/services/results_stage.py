@@ -137,12 +137,15 @@ class Stage:
                   AND f.batch_number = s.batch_number AND f.seq = s.seq""")
 
     def classify(self) -> None:
+        """An attempt still `sent` takes the result (its item is `sending`: the two move together — batch
+        creation, results and withdrawal change both in one transaction — and apply_items checks it again);
+        the item is read only to explain a conflict."""
         inner = f"""
             SELECT s.line_no, s.outcome, s.processed, s.reason, s.bad, s.later, s.first_line, s.batch_number,
                    s.seq_text, s.amount_text, bm.number AS bm_number, bm.batch_id, bm.plan_id, bm.indicator_id,
                    bm.msg AS bm_msg, a.id AS attempt_id, a.item_id, a.amount AS a_amount,
                    a.account_masked AS a_masked, a.status AS a_status, a.result_on AS a_result_on,
-                   i.status AS i_status, r.returned, r.book_return,
+                   r.returned, r.book_return,
                    CASE WHEN s.bad IS NOT NULL THEN 'invalid'
                         WHEN bm.number IS NULL THEN 'unknown'
                         WHEN bm.disp IS NOT NULL THEN bm.disp
@@ -150,13 +153,12 @@ class Stage:
                         WHEN s.amount_fen <> {self.fen('a.amount')} THEN 'amount'
                         WHEN s.acc_digest <> a.account_digest THEN 'account'
                         WHEN s.later = 1 THEN COALESCE(s.dupkind, 'conflict')
-                        WHEN a.status = 'sent' AND i.status = 'sending' THEN '{APPLY}'
+                        WHEN a.status = 'sent' THEN '{APPLY}'
                         WHEN a.status = s.outcome AND a.result_on = s.processed THEN '{DUP}'
                         ELSE 'conflict' END AS disp
             FROM {self.stage} s
             LEFT JOIN {self.bmap} bm ON s.bad IS NULL AND bm.number = s.batch_number
             LEFT JOIN payments_paymentattempt a ON bm.disp IS NULL AND a.batch_id = bm.batch_id AND a.seq = s.seq
-            LEFT JOIN payments_paymentitem i ON i.id = a.item_id
             LEFT JOIN {self.dmap} r ON r.day = s.processed"""
         message = f"""
             CASE x.disp
@@ -174,7 +176,9 @@ class Stage:
               ELSE CASE
                   WHEN x.bm_msg IS NOT NULL THEN x.bm_msg
                   WHEN x.later = 1 THEN '同一导入中该笔已在第 ' || CAST(x.first_line AS TEXT) || ' 行出现，结果不一致'
-                  WHEN x.i_status = 'paid' AND x.a_status <> 'paid' THEN '该明细已发放成功，不能再次入账'
+                  WHEN x.a_status <> 'paid' AND x.a_status <> 'sent'
+                       AND (SELECT i.status FROM payments_paymentitem i WHERE i.id = x.item_id) = 'paid'
+                       THEN '该明细已发放成功，不能再次入账'
                   WHEN x.a_status = 'withdrawn' THEN '该笔发放已撤回，不能入账'
                   WHEN x.a_status = 'sent' THEN '该明细当前不在发放中，不能入账'
                   ELSE '该笔已回盘为“' || CASE x.a_status WHEN 'paid' THEN '成功' ELSE '失败' END || '”（'
