@@ -28,12 +28,13 @@ from functools import partial
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Count, Sum
 
 from yikatong.core import audit, clock, csv_blocks, workdays
 from yikatong.core.errors import DomainError, ScopeError
 from yikatong.core.jobs import failure_message, no_progress
 from yikatong.core.models import Organization, OrgKind, Region
-from yikatong.core.money import from_fen
+from yikatong.core.money import ZERO, from_fen
 from yikatong.core.parallel import ordered_map
 from yikatong.core.scope import Scope
 from yikatong.core.services.files import file_abspath, file_store
@@ -44,13 +45,14 @@ from ..models import (
     BatchStatus,
     ItemStatus,
     LineDisposition,
+    PaymentAttempt,
     PaymentBatch,
     PaymentItem,
     PlanStatus,
     ResultImport,
     ResultLine,
 )
-from .common import count_and_sum, deadline, lock_plan, move_plan
+from .common import deadline, fen_of, lock_plan, move_plan
 from .results_parse import HEADERS, api_rows, chunked, may_repeat, parse_chunk
 from .results_stage import APPLY, DUP, Stage
 
@@ -356,11 +358,13 @@ def _return_to_indicators(actor: Scope, ri: ResultImport, stage: Stage, plans: d
 
 def _settle_batch(actor: Scope, batch: PaymentBatch, today: dt.date) -> None:
     """Counters recomputed by the database from the attempts; partial or completed."""
-    attempts = batch.attempts.all()
     before = {"status": batch.status, "paid_count": batch.paid_count, "failed_count": batch.failed_count}
-    batch.paid_count, batch.paid_amount = count_and_sum(attempts.filter(status="paid"))
-    batch.failed_count, batch.failed_amount = count_and_sum(attempts.filter(status="failed"))
-    open_left = attempts.filter(status="sent").exists()
+    by_status = {row["status"]: (row["n"], from_fen(int(row["fen"] or 0))) for row in
+                 PaymentAttempt.objects.filter(batch_id=batch.pk).values("status")
+                 .annotate(n=Count("pk"), fen=Sum(fen_of())).order_by()}  # one pass over the batch
+    batch.paid_count, batch.paid_amount = by_status.get("paid", (0, ZERO))
+    batch.failed_count, batch.failed_amount = by_status.get("failed", (0, ZERO))
+    open_left = "sent" in by_status
     action = "partial" if open_left else "complete"
     tr = workflow.batch_transition(action, batch.status)
     batch.status = tr.target
