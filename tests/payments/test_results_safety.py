@@ -152,3 +152,32 @@ def test_two_imports_of_the_same_results_racing_apply_once(pay, monkeypatch):
     assert PaymentAttempt.objects.filter(batch=batch, status=AttemptStatus.PAID).count() == 4
     batch.refresh_from_db()
     assert (batch.paid_count, batch.failed_count, batch.status) == (4, 1, "completed")
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_progress_is_never_reported_while_the_copy_holds_the_connection(pay, released, monkeypatch, workers):
+    """A progress write (the job's bar) is a query on the import's connection; issued while the staging COPY is
+    open it would wait for ever. Progress is reported before and after loading, never during."""
+    from yikatong.payments.services import results as service
+
+    monkeypatch.setattr(service, "CHUNK", 2)
+    monkeypatch.setattr(service, "worker_count", lambda: workers)
+    plan, batch = released
+    calls = []
+
+    def progress(done, total=None):
+        busy = False
+        if connection.vendor == "postgresql":
+            from psycopg import pq
+
+            busy = connection.connection.pgconn.transaction_status == pq.TransactionStatus.ACTIVE
+        calls.append((done, busy))
+        if not busy:  # (a query now would wait for ever: the assertion below reports it instead)
+            with connection.cursor() as cursor:  # what JobReporter does
+                cursor.execute("SELECT 1")
+
+    ri = service.result_import(actor=pay.scope("paying_bank"), fileobj=io.BytesIO(csv_bytes(result_lines_for(batch))),
+                               original_name="回盘.csv", progress=progress)
+    assert ri.status == ResultImport.Status.DONE and ri.applied_count == 5, ri.message
+    assert calls and not any(busy for _, busy in calls)
+    assert calls[-1][0] == 5

@@ -193,11 +193,13 @@ def _process(actor: Scope, ri: ResultImport, progress) -> None:
     batch_lines: dict[str, int] = {}
     spans: dict[str, list[tuple]] = {}
     dates: set[dt.date] = set()
-    with _chunks(ri) as (chunks, hint), stage.loader() as load:
+    with _chunks(ri) as (chunks, hint):
         progress(0, hint)
         parse = partial(parse_chunk, today=today, copy=stage.pg)
-        # closing(): the reader thread and the worker pool stop before the file is closed, also on error
-        with closing(ordered_map(parse, chunks, worker_count())) as results:
+        # No progress while loading: a progress write is a query on this connection, which the open COPY holds
+        # (it would wait for ever). closing(): the reader thread and the worker pool stop before the file is
+        # closed, also on error.
+        with stage.loader() as load, closing(ordered_map(parse, chunks, worker_count())) as results:
             for result in results:
                 load(result.payload)
                 lines += result.lines
@@ -206,7 +208,7 @@ def _process(actor: Scope, ri: ResultImport, progress) -> None:
                     batch_lines[number] = batch_lines.get(number, 0) + span[0]
                     spans.setdefault(number, []).append(tuple(span))
                 dates |= result.dates
-                progress(lines, hint)
+        progress(lines, hint)
     if lines == 0:
         raise DomainError("回盘文件中没有数据行：请检查文件内容后重新导入。")
     step("loaded")
