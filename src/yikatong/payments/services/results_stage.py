@@ -59,6 +59,7 @@ class Stage:
         day, big = ("date", "bigint") if self.pg else ("text", "integer")
         if self.pg:
             self.execute("SET LOCAL work_mem = '256MB'")
+            self.execute("SET LOCAL jit = off")  # compiling the big statements costs more than it saves
         self.execute(
             f"""CREATE TEMP TABLE {self.stage} (line_no integer NOT NULL, batch_number text, seq {big},
                 seq_text text, acc_digest text, acc_masked text, amount_fen {big}, amount_text text, outcome text,
