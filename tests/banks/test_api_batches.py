@@ -115,11 +115,29 @@ def test_items_carry_full_accounts_and_are_paginated(client, pay, batches, bank_
     assert pages[0]["item_count"] == 3 and pages[0]["total_amount"] == "900.00"
 
 
+def test_keyset_pages_follow_next_after_seq_to_the_end(client, pay, batches, bank_keys):
+    mine, _ = batches
+    key = bank_keys["paying_bank"]
+    seen, after, pages = [], 0, 0
+    while after is not None:
+        page = api_get(client, f"/batches/{mine.number}/items", key, after_seq=after, limit=2).json()
+        assert page["after_seq"] == after
+        seen += [i["seq"] for i in page["items"]]
+        after = page["next_after_seq"]
+        pages += 1
+    assert seen == [1, 2, 3] and pages == 2
+    assert api_get(client, f"/batches/{mine.number}/items", key, after_seq=3).json()["items"] == []
+    events = list(AuditEvent.objects.filter(action="bank.batch_items").order_by("seq"))
+    assert [(e.after["after_seq"], e.after["first_seq"], e.after["last_seq"]) for e in events] == [
+        (0, 1, 2), (2, 3, 3)]
+
+
 def test_page_limits(client, batches, bank_keys):
     mine, _ = batches
     key = bank_keys["paying_bank"]
     assert api_get(client, f"/batches/{mine.number}/items", key, limit=10000).status_code == 200
-    for params in ({"limit": 10001}, {"limit": 0}, {"offset": -1}):
+    assert api_get(client, f"/batches/{mine.number}/items", key, after_seq="x").status_code == 422  # not a number
+    for params in ({"limit": 10001}, {"limit": 0}, {"offset": -1}, {"after_seq": -1}):
         response = api_get(client, f"/batches/{mine.number}/items", key, **params)
         assert response.status_code == 400, params
 

@@ -4,7 +4,7 @@ is the credential's organization and sees only its own batches once they were re
 
   GET  /api/bank/batches?status=released,fetched        my batches
   GET  /api/bank/batches/{number}                       one batch (header, counts)
-  GET  /api/bank/batches/{number}/items?offset=&limit=  payment details with FULL account numbers (audited;
+  GET  /api/bank/batches/{number}/items?after_seq=&limit=  payment details with FULL account numbers (audited;
                                                         the first download marks the batch fetched)
   GET  /api/bank/batches/{number}/file?format=csv|xlsx|pain001   the payment file (also marks it fetched)
   POST /api/bank/results                                results of one batch (idempotent)
@@ -107,6 +107,8 @@ class ItemPageOut(Schema):
     item_count: int
     total_amount: Decimal
     offset: int
+    after_seq: int | None
+    next_after_seq: int | None
     limit: int
     items: list[ItemOut]
 
@@ -197,9 +199,10 @@ def batch_detail(request: HttpRequest, number: str):
 
 
 @router.get("/batches/{number}/items", response=ItemPageOut, summary="代发明细（完整账号，分页）")
-def batch_items(request: HttpRequest, number: str, offset: int = 0, limit: int = 1000):
+def batch_items(request: HttpRequest, number: str, offset: int = 0, limit: int = 1000, after_seq: int | None = None):
     try:
-        page = services.batch_items_read(actor=_scope(request), number=number, offset=offset, limit=limit)
+        page = services.batch_items_read(actor=_scope(request), number=number, offset=offset, limit=limit,
+                                         after_seq=after_seq)
     except selectors.BatchNotFound as exc:
         raise _not_found(exc) from None
     b = page.batch
@@ -208,7 +211,8 @@ def batch_items(request: HttpRequest, number: str, offset: int = 0, limit: int =
     items = [{**item, "amount": f"{item['amount']:.2f}",
               "result_on": item["result_on"].isoformat() if item["result_on"] else None} for item in page.items]
     body = {"batch": b.number, "status": b.status, "item_count": b.item_count,
-            "total_amount": f"{b.total_amount:.2f}", "offset": page.offset, "limit": page.limit, "items": items}
+            "total_amount": f"{b.total_amount:.2f}", "offset": page.offset, "after_seq": page.after_seq,
+            "next_after_seq": page.next_after_seq, "limit": page.limit, "items": items}
     return HttpResponse(json.dumps(body, ensure_ascii=False), content_type="application/json")
 
 

@@ -52,9 +52,13 @@ ATTEMPT_FIELDS = ("seq", "payee_name", "account_enc", "bank_name", "amount", "st
                   "failure_reason")
 
 
-def batch_attempt_page(batch: PaymentBatch, *, offset: int, limit: int) -> list[dict]:
-    """One page of the batch's attempts in sequence order (account still encrypted)."""
+def batch_attempt_page(batch: PaymentBatch, *, offset: int, limit: int, after_seq: int | None = None) -> list[dict]:
+    """One page of the batch's attempts in sequence order (account still encrypted): the `limit` attempts after
+    sequence number `after_seq` (keyset paging on the (batch, seq) index: every page costs the same, however
+    far into a million-line batch), or, without it, from position `offset`."""
     qs = PaymentAttempt.objects.filter(batch_id=batch.pk).order_by("seq").values(*ATTEMPT_FIELDS)
+    if after_seq is not None:
+        return list(qs.filter(seq__gt=after_seq)[:limit])
     return list(qs[offset:offset + limit])
 
 

@@ -53,14 +53,24 @@ class ItemPage:
     offset: int
     limit: int
     items: list[dict]
+    after_seq: int | None = None
+
+    @property
+    def next_after_seq(self) -> int | None:
+        """The `after_seq` of the next page; None when this page is the last."""
+        return self.items[-1]["seq"] if len(self.items) == self.limit else None
 
 
-def batch_items_read(*, actor: Scope, number: str, offset: int = 0, limit: int = 1000) -> ItemPage:
-    """One page of a batch's payment details with FULL account numbers for the paying bank. The read is one
+def batch_items_read(*, actor: Scope, number: str, offset: int = 0, limit: int = 1000,
+                     after_seq: int | None = None) -> ItemPage:
+    """One page of a batch's payment details with FULL account numbers for the paying bank: after sequence
+    number `after_seq` (keyset paging, the way for big batches) or from position `offset`. The read is one
     audit event per request ("bank.batch_items": which batch, which sequence numbers); the first read of a
     released batch marks it fetched."""
     if offset < 0:
         raise DomainError("offset 不能为负数。", field="offset")
+    if after_seq is not None and after_seq < 0:
+        raise DomainError("after_seq 不能为负数。", field="after_seq")
     if not 1 <= limit <= MAX_PAGE:
         raise DomainError(f"limit 须在 1 到 {MAX_PAGE} 之间。", field="limit")
     batch = selectors.bank_batch(actor, number)
@@ -68,7 +78,7 @@ def batch_items_read(*, actor: Scope, number: str, offset: int = 0, limit: int =
     with transaction.atomic():
         if batch.status == BatchStatus.RELEASED:  # lock only for the one transition, not on every page
             batch = _mark_fetched(actor, batch.pk)
-        rows = selectors.batch_attempt_page(batch, offset=offset, limit=limit)
+        rows = selectors.batch_attempt_page(batch, offset=offset, limit=limit, after_seq=after_seq)
         items = [{
             "seq": row["seq"], "payee_name": row["payee_name"], "account": crypto.decrypt_text(row["account_enc"]),
             "bank_name": row["bank_name"], "amount": row["amount"], "policy_code": policy.code,
@@ -77,10 +87,11 @@ def batch_items_read(*, actor: Scope, number: str, offset: int = 0, limit: int =
         } for row in rows]
         if items:
             audit.record(actor=actor, action="bank.batch_items", obj=batch, reason="银行下载代发明细（完整账号）",
-                         after={"batch": batch.number, "offset": offset, "limit": limit, "count": len(items),
+                         after={"batch": batch.number, "offset": offset, "after_seq": after_seq, "limit": limit,
+                                "count": len(items),
                                 "first_seq": items[0]["seq"], "last_seq": items[-1]["seq"]})
     batch.policy = policy
-    return ItemPage(batch=batch, offset=offset, limit=limit, items=items)
+    return ItemPage(batch=batch, offset=offset, limit=limit, items=items, after_seq=after_seq)
 
 
 FILE_FORMATS = ("csv", "xlsx", "pain001")

@@ -241,9 +241,9 @@ class BankApi:
     def batch(self, number: str) -> dict:
         return self._call("GET", f"/batches/{urllib.parse.quote(number)}")
 
-    def items(self, number: str, *, offset: int, limit: int) -> dict:
+    def items(self, number: str, *, after_seq: int, limit: int) -> dict:
         return self._call("GET", f"/batches/{urllib.parse.quote(number)}/items",
-                          params={"offset": offset, "limit": limit})
+                          params={"after_seq": after_seq, "limit": limit})
 
     def post_results(self, number: str, results: list[dict]) -> dict:
         return self._call("POST", "/results", body={"batch": number, "results": results})
@@ -288,9 +288,9 @@ def pay_batch(api: BankApi, number: str, *, fail_share: float = 0.0, seed: int |
     decider = Decider(batch_number=number, total=run.open_items, fail_share=fail_share, seed=seed,
                       fail_seqs=fail_seqs, days=days)
     wanted = None if report_seqs is None else {int(s) for s in report_seqs}
-    offset = 0
+    after_seq = 0
     while True:
-        page = api.items(number, offset=offset, limit=page_size)
+        page = api.items(number, after_seq=after_seq, limit=page_size)
         items = page["items"]
         results = []
         for item in items:
@@ -310,9 +310,9 @@ def pay_batch(api: BankApi, number: str, *, fail_share: float = 0.0, seed: int |
             run.duplicates += answer["duplicate_count"]
             run.rejected += answer["rejected_count"]
             run.imports.append(str(answer["id"]))
-        offset += len(items)
-        if not items or offset >= page["item_count"]:
+        if page.get("next_after_seq") is None:
             break
+        after_seq = page["next_after_seq"]
     if log:
         verb = "已回传" if post else "仅下载，未回传"
         log(f"批次 {number}：待处理 {run.open_items} 笔，成功 {run.paid} 笔，失败 {run.failed} 笔（{verb}；"
