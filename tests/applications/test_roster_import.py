@@ -15,6 +15,7 @@ from yikatong.applications.roster import (
     roster_import_start,
     service,
 )
+from yikatong.applications.selectors import application_events
 from yikatong.core import crypto
 from yikatong.core.errors import DomainError, ScopeError
 from yikatong.core.models import AuditEvent, JobProgress
@@ -80,8 +81,9 @@ def test_valid_roster_creates_beneficiaries_accounts_and_applications(flow, fmt)
         assert crypto.decrypt_text(account.account_enc) == row["社保卡银行账号"]
         assert account.account_digest == crypto.digest("account", row["社保卡银行账号"])
         assert account.bank_name == "重庆农村商业银行" and account.account_masked.endswith(row["社保卡银行账号"][-4:])
-        assert BeneficiaryVersion.objects.get(beneficiary=b, version=1).snapshot["id_digest"] == b.id_digest
-        event = ApplicationEvent.objects.get(application=app)
+        assert BeneficiaryVersion.objects.get(beneficiary=b, version=1).snapshot == {}  # implied
+        assert not ApplicationEvent.objects.filter(application=app).exists()  # implied (test_roster_history)
+        [event] = application_events(app)
         assert (event.from_status, event.to_status, event.reason) == ("", "collected", "新建申报（花名册导入）")
     assert len({a.number for a in apps}) == 5
     # ONE audit event for the import, with its counts

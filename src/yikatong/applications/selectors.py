@@ -81,9 +81,30 @@ def application_get_by_number(scope: Scope, number: str) -> Application:
     return app
 
 
-def application_history(scope: Scope, application_id) -> QuerySet[ApplicationEvent]:
+# The creation event of a roster row is implied, not stored (docs/roster-import.md): the application row
+# itself records who imported it, when, and from which import and row.
+ROSTER_CREATION_REASON = "新建申报（花名册导入）"
+
+
+def roster_creation_event(app: Application) -> ApplicationEvent:
+    """The first event of an application created by a roster import, as the import would have stored it
+    (unsaved: pk None)."""
+    return ApplicationEvent(application=app, from_status="", to_status=Status.COLLECTED, actor=app.created_by,
+                            at=app.created_at, reason=ROSTER_CREATION_REASON, changes={})
+
+
+def application_events(app: Application) -> list[ApplicationEvent]:
+    """The history of an application, oldest first: the stored events, preceded for a roster row by its
+    implied creation event (imports before this rule stored it: then it is not added twice)."""
+    events = list(ApplicationEvent.objects.filter(application=app).order_by("at", "pk"))
+    if app.roster_import_id is not None and not any(e.from_status == "" for e in events):
+        events.insert(0, roster_creation_event(app))
+    return events
+
+
+def application_history(scope: Scope, application_id) -> list[ApplicationEvent]:
     app = application_get(scope, application_id)
-    return ApplicationEvent.objects.filter(application=app).order_by("at", "pk")
+    return application_events(app)
 
 
 def applications_overdue(scope: Scope, today: dt.date | None = None) -> QuerySet[Application]:

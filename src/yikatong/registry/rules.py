@@ -183,3 +183,29 @@ def snapshot(state: Mapping) -> dict:
     identifiers (the mapping must not carry them; unknown keys are dropped)."""
     return {key: ("" if state.get(key) is None else str(state.get(key))) for key in SNAPSHOT_FIELDS}
 
+
+def state_of(b) -> dict:
+    """The snapshot of a beneficiary as it is now (a Beneficiary instance; household loaded or not)."""
+    return snapshot({
+        "kind": b.kind, "name": b.name, "id_masked": b.id_masked, "id_digest": b.id_digest, "gender": b.gender,
+        "birth_date": b.birth_date.isoformat() if b.birth_date else "",
+        "household": b.household.number if b.household_id else "", "region": b.region_id, "address": b.address,
+        "phone_masked": b.phone_masked, "phone_digest": b.phone_digest,
+    })
+
+
+# Version 1 of a beneficiary registered by a roster import is stored with an empty snapshot (a million-row
+# roster would otherwise write a million copies of what the beneficiary rows say). Until the first change
+# it IS the beneficiary's current state; the first change writes it out before changing anything
+# (services._common.write_out_first_version, and the roster's own phone update). Readers fill it in.
+def snapshot_implied(version, b) -> bool:
+    return version.version == 1 and not version.snapshot and b.version == 1
+
+
+def with_implied_snapshots(b, versions) -> list:
+    """`versions` (of `b`) with an implied version-1 snapshot filled in (not saved)."""
+    versions = list(versions)
+    for version in versions:
+        if snapshot_implied(version, b):
+            version.snapshot = state_of(b)
+    return versions

@@ -13,6 +13,7 @@ from yikatong.core.identity import compact_credit_code, compact_resident_id
 from yikatong.core.models import Region
 from yikatong.core.scope import Scope
 from yikatong.core.services.pii import pii_reveal
+from yikatong.registry import rules
 from yikatong.registry.models import Beneficiary, BeneficiaryVersion, PayeeAccount
 
 FULL_VIEW_FIELDS = {"id_number": "证件号码", "phone": "手机号码", "account": "收款账号"}
@@ -89,9 +90,10 @@ def account_history(scope: Scope, beneficiary_id) -> QuerySet:
     return PayeeAccount.objects.filter(beneficiary=b).defer("account_enc").order_by("-version")
 
 
-def beneficiary_versions(scope: Scope, beneficiary_id) -> QuerySet:
+def beneficiary_versions(scope: Scope, beneficiary_id) -> list[BeneficiaryVersion]:
+    """Every version, newest first; an implied version-1 snapshot (roster import) filled in."""
     b = beneficiary_get(scope, beneficiary_id)
-    return BeneficiaryVersion.objects.filter(beneficiary=b).order_by("-version")
+    return rules.with_implied_snapshots(b, BeneficiaryVersion.objects.filter(beneficiary=b).order_by("-version"))
 
 
 def beneficiary_full_view(scope: Scope, beneficiary_id, field: str, reason: str, *, account_id=None) -> str:

@@ -5,16 +5,12 @@ PRAGMA synchronous stays as configured (NORMAL with WAL); only the page caches g
 
 from __future__ import annotations
 
+import os
 from contextlib import contextmanager
 
 from .loading import Loader
-from .validate import STAGE_COLUMNS
+from .validate import STAGE_COLUMNS, StageFile
 
-_SNAPSHOT = (
-    "json_object('kind', %s, 'name', s.name, 'id_masked', s.id_masked, 'id_digest', s.id_digest, "
-    "'gender', COALESCE(s.gender, ''), 'birth_date', COALESCE(s.birth_date, ''), 'household', '', "
-    "'region', s.region, 'address', '', 'phone_masked', s.phone_masked, 'phone_digest', s.phone_digest)"
-)
 CACHE_KIB = 131072  # 128 MiB of page cache for the platform database during the import
 TEMP_CACHE_KIB = 32768
 
@@ -29,7 +25,7 @@ class SqliteLoader(Loader):
                   row_no INTEGER PRIMARY KEY, ok INTEGER NOT NULL, id_digest TEXT, name TEXT, id_enc BLOB,
                   id_masked TEXT, gender TEXT, birth_date TEXT, region TEXT, phone_enc BLOB, phone_digest TEXT,
                   phone_masked TEXT, acc_enc BLOB, acc_digest TEXT, acc_masked TEXT, bank TEXT, quantity TEXT,
-                  tier TEXT, amount TEXT, remarks TEXT, raw TEXT, snapshot TEXT,
+                  tier TEXT, amount TEXT, remarks TEXT, raw TEXT,
                   ben_id INTEGER, acc_id INTEGER, dup INTEGER NOT NULL DEFAULT 0)"""
         )
         self.execute(
@@ -93,6 +89,9 @@ class SqliteLoader(Loader):
         raw.execute("COMMIT")
 
     def load(self, result) -> None:
+        if isinstance(result.stage, StageFile):
+            self._load_file(result)
+            return
         with self.staging_transaction():
             if result.staged:
                 marks = ", ".join(["%s"] * len(STAGE_COLUMNS))
@@ -100,6 +99,28 @@ class SqliteLoader(Loader):
                     cursor.executemany(f"INSERT INTO {self.stage} ({self.stage_columns()}) VALUES ({marks})",
                                        result.stage)
             self.add_errors(result.errors)
+
+    def _load_file(self, result) -> None:
+        """A block written to a SQLite file by a worker (validate.write_stage_file): attached, copied into
+        the staging table with one statement, detached and removed. ATTACH needs no open transaction: the
+        service uses stage files only outside one."""
+        path = str(result.stage)
+        self.conn.ensure_connection()
+        raw = self.conn.connection
+        raw.execute("ATTACH DATABASE ? AS rblock", (path,))
+        try:
+            with self.staging_transaction():
+                columns = self.stage_columns()
+                self.execute(f"INSERT INTO {self.stage} ({columns}) SELECT {columns} FROM rblock.s")
+                self.add_errors(result.errors)
+        finally:
+            raw.execute("DETACH DATABASE rblock")
+            os.unlink(path)
+
+    def stage_files_possible(self) -> bool:
+        """Stage files need ATTACH, which SQLite refuses inside a transaction (tests run in one)."""
+        self.conn.ensure_connection()
+        return not self.conn.in_atomic_block and not self.conn.connection.in_transaction
 
     def _next_id(self, table: str) -> int:
         highest = self.scalar(f"SELECT MAX(id) FROM {table}") or 0
@@ -119,5 +140,3 @@ class SqliteLoader(Loader):
                 FROM {self.stage} WHERE ok = 1 AND dup = 0 ORDER BY row_no"""
         )
 
-    def snapshot_sql(self, kind: str) -> tuple[str, list]:
-        return _SNAPSHOT, [kind]

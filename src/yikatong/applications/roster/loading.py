@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, nullcontext
+from decimal import Decimal
 
 from django.db import connection as default_connection
 
@@ -69,11 +70,6 @@ class Loader:
     def fill_map(self) -> None:
         raise NotImplementedError
 
-    def snapshot_sql(self, kind: str) -> tuple[str, list]:
-        """SQL (and its parameters) for BeneficiaryVersion.snapshot of a new row of `s`
-        (registry.rules.SNAPSHOT_FIELDS)."""
-        raise NotImplementedError
-
     def json_param(self) -> str:
         return "%s"
 
@@ -84,6 +80,10 @@ class Loader:
         """The order in which the rows of `table` (beneficiary, account, application) are inserted: by
         default the row order, in which the staging and map tables are stored (no sort needed)."""
         return "m.row_no"
+
+    def stage_files_possible(self) -> bool:
+        """Whether workers may hand blocks over as SQLite files (validate.Context.stage_dir)."""
+        return False
 
     def staging_transaction(self):
         """Groups staging writes made outside the import's transaction (SQLite needs it)."""
@@ -123,7 +123,7 @@ class Loader:
     def check_references(self, *, policy_id: int, collector_id: int | None, inserted: dict) -> None:
         """Raise (the transaction rolls back) unless every reference of the inserted rows exists.
         `inserted`: row counts of the insert statements (beneficiaries, versions, accounts,
-        applications, events)."""
+        applications; the applications' creation events are implied, not stored)."""
         from yikatong.core.models import Organization, Region
         from yikatong.policies.models import Policy
         from yikatong.registry.models import Beneficiary, PayeeAccount
@@ -135,29 +135,26 @@ class Loader:
         for what, count, want in (("beneficiaries", inserted["beneficiaries"], new_people),
                                   ("versions", inserted["versions"], new_people),
                                   ("accounts", inserted["accounts"], new_accounts),
-                                  ("applications", inserted["applications"], apps),
-                                  ("events", inserted["events"], apps)):
+                                  ("applications", inserted["applications"], apps)):
             if count != want:
                 problems.append(f"{count} {what} inserted, {want} expected")
         # regions of the imported rows (beneficiaries and applications)
-        want = self.scalar(
-            f"SELECT COUNT(DISTINCT s.region) FROM {self.stage} s JOIN {self.map} m ON m.row_no = s.row_no")
-        found = self._found(
-            f"""SELECT c.code FROM {Region._meta.db_table} c WHERE c.code IN
-                  (SELECT s.region FROM {self.stage} s JOIN {self.map} m ON m.row_no = s.row_no)""")
-        if found != want:
-            problems.append(f"{want - found} region(s) missing")
+        regions = sorted(self.imported_regions())
+        found = sum(self._found(f"SELECT c.code FROM {Region._meta.db_table} c WHERE c.code IN ({_marks(part)})", part)
+                    for part in _chunks(regions))
+        if found != len(regions):
+            problems.append(f"{len(regions) - found} region(s) missing")
         if self._found(f"SELECT p.id FROM {Policy._meta.db_table} p WHERE p.id = %s", [policy_id]) != 1:
             problems.append("policy missing")
         if collector_id is not None:
-            collectors_sql, params = f"SELECT o.id FROM {Organization._meta.db_table} o WHERE o.id = %s", [collector_id]
-            want = 1
+            collectors = [collector_id]
         else:
-            used = f"""SELECT r.collector_id FROM {self.regions} r WHERE r.collector_id IS NOT NULL AND r.code IN
-                         (SELECT s.region FROM {self.stage} s JOIN {self.map} m ON m.row_no = s.row_no)"""
-            want = self.scalar(f"SELECT COUNT(DISTINCT collector_id) FROM ({used}) x")
-            collectors_sql, params = f"SELECT o.id FROM {Organization._meta.db_table} o WHERE o.id IN ({used})", []
-        if self._found(collectors_sql, params) != want:
+            collectors = sorted({row[0] for part in _chunks(regions) for row in self.fetchall(
+                f"""SELECT r.collector_id FROM {self.regions} r
+                    WHERE r.collector_id IS NOT NULL AND r.code IN ({_marks(part)})""", part)})
+        found = sum(self._found(f"SELECT o.id FROM {Organization._meta.db_table} o WHERE o.id IN ({_marks(part)})", part)
+                    for part in _chunks(collectors))
+        if found != len(collectors):
             problems.append("collector missing")
         # registered persons and active accounts the imported rows build on
         for model, column, flag in ((Beneficiary, "ben_id", "ben_new"), (PayeeAccount, "acc_id", "acc_new")):
@@ -319,15 +316,16 @@ class Loader:
             [kind, now, now],
         )
 
-    def insert_versions(self, *, kind: str, actor: str, now, reason: str) -> int:
-        snapshot, params = self.snapshot_sql(kind)
+    def insert_versions(self, *, actor: str, now, reason: str) -> int:
+        """Version 1 of each new beneficiary, its snapshot left empty: it is implied by the beneficiary row
+        until the first change writes it out (registry.rules.snapshot_implied)."""
         return self.execute(
             f"""INSERT INTO registry_beneficiaryversion (beneficiary_id, version, snapshot, changed_by, changed_at, reason)
-                SELECT m.ben_id, 1, {snapshot}, %s, %s, %s
-                FROM {self.stage} s JOIN {self.map} m ON m.row_no = s.row_no
+                SELECT m.ben_id, 1, {self.json_param()}, %s, %s, %s
+                FROM {self.map} m
                 WHERE m.ben_new = 1
                 ORDER BY {self.order("beneficiary")}""",
-            [*params, actor, now, reason],
+            ["{}", actor, now, reason],
         )
 
     def insert_accounts(self, *, account_kind: str, actor: str, now) -> int:
@@ -368,14 +366,6 @@ class Loader:
              import_id, actor, now, now],
         )
 
-    def insert_events(self, *, actor: str, now, reason: str) -> int:
-        return self.execute(
-            f"""INSERT INTO applications_applicationevent (application_id, from_status, to_status, actor, at, reason, changes)
-                SELECT m.app_id, '', 'collected', %s, %s, %s, {self.json_param()}
-                FROM {self.map} m ORDER BY {self.order("application")}""",
-            [actor, now, reason, "{}"],
-        )
-
     def number_range_taken(self, low: str, high: str) -> bool:
         return bool(self.fetchall(
             "SELECT 1 FROM applications_application WHERE number >= %s AND number <= %s LIMIT 1", [low, high]
@@ -389,12 +379,30 @@ class Loader:
         """(row_no, column, value, reason, raw) ordered by row, in the order they were found."""
         return self.stream(f"SELECT row_no, col, value, reason, raw FROM {self.err} ORDER BY row_no, id")
 
-    def amount_total(self):
-        return self.scalar(f"SELECT SUM(s.amount) FROM {self.stage} s JOIN {self.map} m ON m.row_no = s.row_no")
+    def imported_regions(self) -> dict:
+        """Region -> sum of the amounts of the imported rows: one pass over staging and map, kept (the map
+        does not change once filled) for the reference check and the import's total."""
+        if getattr(self, "_imported_regions", None) is None:
+            self._imported_regions = dict(self.fetchall(
+                f"""SELECT s.region, SUM(s.amount) FROM {self.stage} s JOIN {self.map} m ON m.row_no = s.row_no
+                    GROUP BY s.region"""))
+        return self._imported_regions
+
+    def amount_total(self) -> Decimal:
+        return sum((Decimal(str(v)) for v in self.imported_regions().values() if v is not None), Decimal(0))
 
     @staticmethod
     def stage_columns() -> str:
         return ", ".join(STAGE_COLUMNS)
+
+
+def _chunks(values: list, size: int = 500) -> Iterator[list]:
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
+
+
+def _marks(values: list) -> str:
+    return ", ".join(["%s"] * len(values))
 
 
 def loader_for(import_id, connection=None) -> Loader:

@@ -11,7 +11,7 @@ How a run goes (docs/roster-import.md):
              Nothing visible is written, and on SQLite no write lock is held.
   B. commit  one transaction: rows of already registered persons are checked against the registry
              (name, region, active account, an open application = "duplicate"); then beneficiaries,
-             their version 1, payee accounts, applications and their first event are inserted with
+             their version 1, payee accounts and applications (whose first event is implied) are inserted with
              INSERT … SELECT, the refused rows are recorded and the rejected-rows file is stored; the
              import is marked done with its counts and ONE audit event. A crash anywhere leaves no
              part of the import visible; running it again starts over (a done import is never re-run).
@@ -19,10 +19,12 @@ How a run goes (docs/roster-import.md):
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import multiprocessing
 import os
 import random
+import shutil
 import tempfile
 import time
 from collections import deque
@@ -51,6 +53,7 @@ from .. import rules as app_rules
 from .. import workflow
 from ..models import RosterImport, RosterRowError
 from ..models.applications import CLOSED_STATUSES
+from ..selectors import ROSTER_CREATION_REASON
 from . import reader, rejected
 from .loading import NUMBER_BITS, encode_number, loader_for
 from .validate import Context, PolicySnapshot, check_block, duplicate_reason
@@ -65,7 +68,7 @@ INTERNAL_ERROR = "导入失败：内部错误，已记录日志。请联系系�
 NO_ROWS = "文件中没有数据行：请在表头下方逐行填写补贴对象后重新上传。"
 OUT_OF_SCOPE_EXISTING = ("该证件号码已在其他区划登记，不在您的管辖范围内：如本人户籍已迁入本辖区，"
                          "请由共同的上级部门办理区划变更。")
-EVENT_REASON = "新建申报（花名册导入）"
+EVENT_REASON = ROSTER_CREATION_REASON  # the implied first ApplicationEvent (selectors.application_events)
 VERSION_REASON = "花名册导入登记"
 PHONE_REASON = "花名册导入时补充信息（手机号码）"
 EXISTING_PAGE = 5000
@@ -278,9 +281,11 @@ class _Run:
         from yikatong.core import crypto
 
         crypto.keyring()  # read the keys once, before forking
-        _CONTEXT = self.context
-        pool = multiprocessing.get_context("fork").Pool(workers)
+        stage_dir = tempfile.mkdtemp(prefix="roster-stage-") if self.loader.stage_files_possible() else None
+        _CONTEXT = dataclasses.replace(self.context, stage_dir=stage_dir)
+        pool = None
         try:
+            pool = multiprocessing.get_context("fork").Pool(workers)
             pending = deque()
             for block in blocks:
                 pending.append(pool.apply_async(_work, (block,)))
@@ -290,9 +295,12 @@ class _Run:
                 self._consume(pending.popleft().get(), stats, total)
             pool.close()
         finally:
-            pool.terminate()
-            pool.join()
+            if pool is not None:
+                pool.terminate()
+                pool.join()
             _CONTEXT = None
+            if stage_dir:
+                shutil.rmtree(stage_dir, ignore_errors=True)
         return stats
 
     def _consume(self, result, stats: Stats, total) -> None:
@@ -351,7 +359,7 @@ class _Run:
         unchecked = loader.references_unchecked()
         new_people = loader.insert_beneficiaries(kind=kind, now=now)
         step("beneficiaries")
-        versions = loader.insert_versions(kind=kind, actor=actor.username, now=now, reason=VERSION_REASON)
+        versions = loader.insert_versions(actor=actor.username, now=now, reason=VERSION_REASON)
         step("versions")
         account_kind = AccountKind.CORPORATE if kind == BeneficiaryKind.ORGANIZATION else AccountKind.SSC_CARD
         new_accounts = loader.insert_accounts(account_kind=account_kind, actor=actor.username, now=now)
@@ -364,13 +372,11 @@ class _Run:
             deadline=connection.ops.adapt_datefield_value(deadline), now=now,
         )
         step("applications")
-        events = loader.insert_events(actor=actor.username, now=now, reason=EVENT_REASON)
-        step("events")
         if unchecked:  # the per-row foreign-key checks were skipped: the same proof, set-based
             loader.references_checked()
             loader.check_references(policy_id=self.policy.pk, collector_id=own_collector, inserted={
                 "beneficiaries": new_people, "versions": versions, "accounts": new_accounts,
-                "applications": created, "events": events})
+                "applications": created})
             step("references")
         steps["references_unchecked"] = unchecked
         if created != counts["imported"]:
@@ -468,6 +474,7 @@ class _Run:
         loader = self.loader
         for start in range(0, len(rows), 1000):
             part = rows[start:start + 1000]
+            self._write_out_first_versions([ben_id for _, ben_id in part])
             with connection.cursor() as cursor:
                 cursor.executemany(
                     f"""UPDATE registry_beneficiary SET
@@ -484,6 +491,19 @@ class _Run:
                                    changed_by=self.actor.username, reason=PHONE_REASON)
                 for b in people
             ])
+
+    @staticmethod
+    def _write_out_first_versions(ids: list[int]) -> None:
+        """Before changing registered persons: the version 1 snapshot of those registered by an earlier
+        roster import (implied until their first change, registry.rules.snapshot_implied) is stored."""
+        people = {b.pk: b for b in Beneficiary.objects.select_related("household").filter(pk__in=ids, version=1)}
+        if not people:
+            return
+        first = [v for v in BeneficiaryVersion.objects.filter(beneficiary_id__in=list(people), version=1)
+                 if not v.snapshot]
+        for version in first:
+            version.snapshot = registry_rules.state_of(people[version.beneficiary_id])
+        BeneficiaryVersion.objects.bulk_update(first, ["snapshot"])
 
     def _number_offset(self, today) -> tuple[int, int]:
         """Application numbers for this import: `SB` + date + base-32 of (offset + application id - base),
@@ -560,12 +580,7 @@ def _masked_account_of(raw: str | None, layout: reader.Layout) -> str:
 
 
 def _beneficiary_state(b: Beneficiary) -> dict:
-    return registry_rules.snapshot({
-        "kind": b.kind, "name": b.name, "id_masked": b.id_masked, "id_digest": b.id_digest, "gender": b.gender,
-        "birth_date": b.birth_date.isoformat() if b.birth_date else "",
-        "household": b.household.number if b.household_id else "", "region": b.region_id, "address": b.address,
-        "phone_masked": b.phone_masked, "phone_digest": b.phone_digest,
-    })
+    return registry_rules.state_of(b)
 
 
 def _nearest_collector(region_code: str) -> int | None:

@@ -16,7 +16,6 @@ only ever accept what those validators accept, with the same normalized result.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import re
 from dataclasses import dataclass, field
@@ -53,7 +52,7 @@ from .reader import (
 STAGE_COLUMNS = (
     "row_no", "ok", "id_digest", "name", "id_enc", "id_masked", "gender", "birth_date", "region",
     "phone_enc", "phone_digest", "phone_masked", "acc_enc", "acc_digest", "acc_masked", "bank",
-    "quantity", "tier", "amount", "remarks", "raw", "snapshot",
+    "quantity", "tier", "amount", "remarks", "raw",
 )
 ERROR_COLUMNS = ("row_no", "col", "value", "reason", "raw")
 RAW_SEPARATOR = "\x1f"  # cells of the raw row, as received (the rejected-rows file repeats them)
@@ -69,7 +68,7 @@ _TOO_MANY_DECIMALS = re.compile(r"[+]?[0-9]*\.[0-9]{3,}")
 _QUANTITY = re.compile(r"[0-9]{1,12}(?:\.[0-9]{1,2})?")
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
-_LUHN_DOUBLE = {str(d): (2 * d if d < 5 else 2 * d - 9) for d in range(10)}
+_LUHN_DOUBLED = bytes.maketrans(b"0123456789", b"0246813579")
 _COPY_ESCAPE = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 _NULL = "\\N"
 _BYTEA = "\\\\x"  # COPY text of a bytea in hex: \\x…
@@ -99,15 +98,23 @@ class Context:
     scope_hi: str
     today: dt.date
     copy_text: bool  # PostgreSQL: staging rows as COPY text; SQLite: tuples
+    # SQLite with worker processes: each block's staging rows go into a small SQLite file of this folder
+    # (written by the worker; the main process copies it with one INSERT … SELECT instead of receiving
+    # and binding every row)
+    stage_dir: str | None = None
 
     @property
     def kind(self) -> str:
         return self.layout.kind
 
 
+class StageFile(str):
+    """Path of a block's staging rows written to a SQLite file by a worker (Context.stage_dir)."""
+
+
 @dataclass
 class BlockResult:
-    stage: bytes | list = b""
+    stage: bytes | list | StageFile = b""
     staged: int = 0
     errors: list = field(default_factory=list)  # (row_no, column, value, reason, raw)
     rows: int = 0  # non-blank data rows
@@ -173,6 +180,7 @@ def protector() -> Protector:
 _birth_cache: dict[str, tuple[dt.date, str] | None] = {}
 _prefix_cache: dict[str, bool] = {}
 _bank_cache: dict[str, str | DomainError] = {}
+_head_cache: dict[str, int] = {}
 
 
 def _birth(text: str, today: dt.date) -> tuple[dt.date, str] | None:
@@ -188,6 +196,17 @@ def _birth(text: str, today: dt.date) -> tuple[dt.date, str] | None:
     if len(_birth_cache) < 100_000:
         _birth_cache[text] = value
     return value
+
+
+def _head_sum(head: str) -> int:
+    """The weighted sum of the first 14 digits of a resident ID (region + birth date: shared by many rows)
+    for the check digit; the last three weights (8, 4, 2) are added by the caller."""
+    total = _head_cache.get(head)
+    if total is None:
+        total = sum(map(mul, map(int, head), _ID_WEIGHTS))  # zip stops at the 14 digits
+        if len(_head_cache) < 200_000:
+            _head_cache[head] = total
+    return total
 
 
 def _prefix_known(prefix: str) -> bool:
@@ -213,8 +232,10 @@ def _bank(text: str):
 
 
 def _luhn_ok(digits: str) -> bool:
-    total = sum(map(int, digits[-1::-2])) + sum(map(_LUHN_DOUBLE.__getitem__, digits[-2::-2]))
-    return total % 10 == 0
+    """Luhn check of an ASCII digit string: digit sums in C over the bytes (every second digit from the
+    right doubled through a translation table: 0→0, 1→2, …, 5→1 (10), …, 9→9 (18))."""
+    raw = digits.encode("ascii")
+    return (sum(raw[-1::-2]) + sum(raw[-2::-2].translate(_LUHN_DOUBLED)) - 48 * len(raw)) % 10 == 0
 
 
 # -- helpers -------------------------------------------------------------------------------------------
@@ -257,21 +278,8 @@ def duplicate_reason(kind: str, first_row) -> str:
     return f"与第 {first_row} 行为同一{'单位' if kind == ORGANIZATION else '人'}（{what}相同）：同一期间每个补贴对象只能申报一次，请删除重复的行"
 
 
-def snapshot_json(kind: str, name: str, id_masked: str, digest: str, gender, birth_iso, region: str,
-                  phone_masked: str, phone_digest: str) -> str:
-    """BeneficiaryVersion.snapshot of a new beneficiary as JSON text (registry.rules.snapshot's keys and
-    values: strings, "" for none). Built here, in the workers, because PostgreSQL's jsonb_build_object
-    costs ~6 µs per row in the one-threaded commit phase; the other values are ASCII digits, letters,
-    '*' and '-' (no escaping needed)."""
-    return (f'{{"kind": "{kind}", "name": {json.dumps(name, ensure_ascii=False)}, "id_masked": "{id_masked}", '
-            f'"id_digest": "{digest}", "gender": "{gender or ""}", "birth_date": "{birth_iso or ""}", '
-            f'"household": "", "region": "{region}", "address": "", "phone_masked": "{phone_masked}", '
-            f'"phone_digest": "{phone_digest}"}}')
-
-
 def _stage_line(row_no, digest, name, id_blob, id_masked, gender, birth_iso, region, phone_blob, phone_digest,
-                phone_masked, acc_blob, acc_digest, acc_masked, bank, quantity, tier, amount, remarks, raw,
-                snapshot) -> str:
+                phone_masked, acc_blob, acc_digest, acc_masked, bank, quantity, tier, amount, remarks, raw) -> str:
     """One accepted row as a line of PostgreSQL COPY text (STAGE_COLUMNS order); free text is escaped."""
     return "\t".join((
         str(row_no), "1", digest, _escape(name), _BYTEA + id_blob.hex(), id_masked,
@@ -279,7 +287,6 @@ def _stage_line(row_no, digest, name, id_blob, id_masked, gender, birth_iso, reg
         _NULL if phone_blob is None else _BYTEA + phone_blob.hex(), phone_digest, phone_masked,
         _BYTEA + acc_blob.hex(), acc_digest, acc_masked, _escape(bank),
         _NULL if quantity is None else quantity, _escape(tier), str(amount), _escape(remarks), _escape(raw),
-        _escape(snapshot),
     )) + "\n"
 
 
@@ -362,7 +369,8 @@ def check_block(context: Context, block: reader.Block) -> BlockResult:
         if person:
             fast = None
             if len(number) == 18 and resident_re(number):
-                if number[17] == _ID_CHECK[sum(map(mul, map(int, number[:17]), _ID_WEIGHTS)) % 11]:
+                if number[17] == _ID_CHECK[(_head_sum(number[:14]) + 8 * int(number[14]) + 4 * int(number[15])
+                                            + 2 * int(number[16])) % 11]:
                     birth = _birth(number[6:14], today)
                     if birth is not None and _prefix_known(number[:6]):
                         fast = birth
@@ -502,19 +510,41 @@ def check_block(context: Context, block: reader.Block) -> BlockResult:
         acc_blob, acc_digest = encrypt(account), digest_of("account", account)
         acc_masked = "*" * (len(account) - 4) + account[-4:]  # = masking.mask_account (8+ digits)
         quantity_text = None if quantity is None else str(quantity)
-        if copy_text:  # PostgreSQL: the version snapshot too (SQLite builds it faster with json_object)
-            snapshot = snapshot_json(layout.kind, name, id_masked, digest, gender, birth_iso, region,
-                                     phone_masked, phone_digest)
+        if copy_text:  # PostgreSQL: COPY text
             stage_out.append(_stage_line(row_no, digest, name, id_blob, id_masked, gender, birth_iso, region,
                                          phone_blob, phone_digest, phone_masked, acc_blob, acc_digest, acc_masked,
-                                         bank, quantity_text, tier, amount, remarks, raw, snapshot))
+                                         bank, quantity_text, tier, amount, remarks, raw))
         else:
             stage_out.append((
                 row_no, 1, digest, name, id_blob, id_masked, gender, birth_iso, region,
                 phone_blob, phone_digest, phone_masked, acc_blob, acc_digest, acc_masked, bank,
-                quantity_text, tier, str(amount), remarks, raw, None,
+                quantity_text, tier, str(amount), remarks, raw,
             ))
 
     result.staged = len(stage_out)
-    result.stage = "".join(stage_out).encode("utf-8") if copy_text else stage_out
+    if copy_text:
+        result.stage = "".join(stage_out).encode("utf-8")
+    elif context.stage_dir and stage_out:
+        result.stage = write_stage_file(context.stage_dir, block.start_row, stage_out)
+    else:
+        result.stage = stage_out
     return result
+
+
+def write_stage_file(folder: str, start_row: int, rows: list) -> StageFile:
+    """The staging rows of one block as table `s` (STAGE_COLUMNS) of a new SQLite file (no journal, no
+    sync: it lives only until the main process has copied it)."""
+    import sqlite3
+
+    path = os.path.join(folder, f"block-{start_row}-{os.getpid()}.sqlite3")
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode = OFF")
+        conn.execute("PRAGMA synchronous = OFF")
+        conn.execute(f"CREATE TABLE s ({', '.join(STAGE_COLUMNS)})")
+        conn.execute("BEGIN")
+        conn.executemany(f"INSERT INTO s VALUES ({', '.join(['?'] * len(STAGE_COLUMNS))})", rows)
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
+    return StageFile(path)

@@ -30,6 +30,7 @@ from yikatong.registry.models import BeneficiaryKind, PayeeAccount
 from yikatong.registry.services import beneficiary_lookup, beneficiary_register_person, payee_account_set
 
 from ..models import Application, Channel, Status
+from ..selectors import application_events
 from .applications import application_create
 
 ONLINE_ACTOR = "网上申请"
@@ -215,7 +216,7 @@ def online_status_query(*, number: str, id_number: str) -> OnlineStatus | None:
            .filter(number=number).first())
     if app is None or app.beneficiary.id_digest != digest:
         return None
-    events = list(app.events.order_by("at", "pk"))
+    events = application_events(app)
     reason = ""
     if app.status == Status.REJECTED:
         reason = app.rejection_reason

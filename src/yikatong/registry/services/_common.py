@@ -63,12 +63,18 @@ def household_for(number: str, region: Region) -> Household | None:
 
 def state(b: Beneficiary) -> dict:
     """What a version records: masked values and digests, never plain identifiers."""
-    return rules.snapshot({
-        "kind": b.kind, "name": b.name, "id_masked": b.id_masked, "id_digest": b.id_digest, "gender": b.gender,
-        "birth_date": b.birth_date.isoformat() if b.birth_date else "",
-        "household": b.household.number if b.household_id else "", "region": b.region_id, "address": b.address,
-        "phone_masked": b.phone_masked, "phone_digest": b.phone_digest,
-    })
+    return rules.state_of(b)
+
+
+def write_out_first_version(b: Beneficiary) -> None:
+    """Before the first change of a beneficiary registered by a roster import: store its version 1
+    snapshot, implied until now (registry.rules.snapshot_implied). Call with `b` as it still is."""
+    if b.version != 1:
+        return
+    first = BeneficiaryVersion.objects.filter(beneficiary=b, version=1).first()
+    if first is not None and not first.snapshot:
+        first.snapshot = state(b)
+        first.save(update_fields=["snapshot"])
 
 
 def write_version(actor: Scope, b: Beneficiary, reason: str) -> BeneficiaryVersion:

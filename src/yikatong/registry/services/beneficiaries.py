@@ -15,7 +15,14 @@ from yikatong.core.scope import Scope
 from yikatong.registry import rules
 from yikatong.registry.models import Beneficiary, BeneficiaryKind
 
-from ._common import household_for, locked_beneficiary, region_for_write, state, write_version
+from ._common import (
+    household_for,
+    locked_beneficiary,
+    region_for_write,
+    state,
+    write_out_first_version,
+    write_version,
+)
 
 REREGISTER_REASON = "重复登记时补充信息"
 OUT_OF_SCOPE_EXISTING = ("该证件号码已在其他区划登记，不在您的管辖范围内：如本人户籍已迁入本辖区，"
@@ -210,6 +217,7 @@ def _apply(actor: Scope, b: Beneficiary, changes: dict, reason: str) -> None:
     if not changes:
         return
     before = state(b)
+    write_out_first_version(b)
     if "region_code" in changes:
         b.region_id = changes["region_code"]
     if "name" in changes:
