@@ -393,3 +393,33 @@ def test_may_repeat_only_when_chunks_could_overlap():
     assert may_repeat({"B1": [(2, 1, 4, True), (2, 3, 5, True)]})      # ranges overlap
     assert may_repeat({"B1": [(2, 1, 2, True), (2, 2, 3, True)]})      # touching at 2
     assert may_repeat({"B1": [(3, 1, 4, False)]})                      # not increasing within a chunk
+
+
+def test_results_of_a_closed_day_are_booked_on_the_import_day_and_a_closed_today_refuses(pay, released):
+    """The bank's processing day (2026-03-09 here) is already closed (日清) by the county when its result file
+    arrives: the attempts keep the bank's date, the ledger entries go to the import day, so the closed day's
+    frozen totals stay true. When the county has closed today as well, the import is refused, nothing applied."""
+    from yikatong.core import clock
+    from yikatong.payments.models import DisbursementEntry
+    from yikatong.payments.selectors import ledgers as ledger_sel
+    from yikatong.payments.services.ledgers import daily_close
+
+    plan, batch = released
+    finance = pay.scope("finance")
+    closed = daily_close(actor=finance, region_code="500101000000", day="2026-03-09")
+    frozen = ledger_sel.entries_on("500101000000", closed.day)
+    ri = import_csv(pay.scope("paying_bank"), result_lines_for(batch, fail=(2,), day="2026-03-09"))
+    assert ri.status == ResultImport.Status.DONE and ri.applied_count == 5, ri.message
+    assert {a.result_on.isoformat() for a in batch.attempts.all()} == {"2026-03-09"}
+    booked = set(DisbursementEntry.objects.filter(batch=batch, kind__in=["paid", "failed"])
+                 .values_list("booked_on", flat=True))
+    assert booked == {clock.today()}
+    returned = DisbursementEntry.objects.get(batch=batch, kind="returned")
+    assert returned.booked_on == clock.today()  # 03-10 is the next working day after 03-09, open
+    assert ledger_sel.entries_on("500101000000", closed.day) == frozen
+
+    daily_close(actor=finance, region_code="500101000000", day=clock.today())
+    before = state(pay)
+    again = import_csv(pay.scope("paying_bank"), result_lines_for(batch, day="2026-03-10"))
+    assert again.status == ResultImport.Status.FAILED and "已日结" in again.message and "下一日" in again.message
+    assert state(pay) == before

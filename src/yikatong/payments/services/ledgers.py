@@ -38,12 +38,13 @@ DIFFERENCES_KEPT = 200
 # -- daily close -------------------------------------------------------------------------------------------------
 def require_day_open(region_code: str, day: dt.date) -> None:
     """Refuse a booking on a day the county has already closed."""
-    county = _county_of(region_code)
+    county = county_of(region_code)
     if county and DailyClose.objects.filter(region_id=county, day=day).exists():
         raise DomainError(f"{day} 已日结（日清），不能再记入当日台账：请于下一日办理。", code="day_closed")
 
 
-def _county_of(region_code: str) -> str | None:
+def county_of(region_code: str) -> str | None:
+    """The county (12-digit code) of a region at or below county level; None above."""
     try:
         code = region_rules.normalize_code(region_code)
         if region_rules.level_of(code) < region_rules.COUNTY:

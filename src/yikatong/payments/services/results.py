@@ -43,6 +43,7 @@ from yikatong.core.tabular import open_table
 from .. import workflow
 from ..models import (
     BatchStatus,
+    DailyClose,
     ItemStatus,
     LineDisposition,
     PaymentAttempt,
@@ -215,7 +216,9 @@ def _process(actor: Scope, ri: ResultImport, progress) -> None:
     stage.index()
     batches = _lock_batches(actor, ri.bank, batch_lines)
     stage.load_batches(batches["rows"])
-    stage.load_dates(_return_days(dates, today))
+    return_days = _return_days(dates, today)
+    stage.load_dates(return_days)
+    stage.load_closed(_closed_days(batches["batches"].values(), dates | {r[2] for r in return_days}, today), today)
     if may_repeat(spans) and stage.find_later():
         stage.mark_later()
     step("repeats")
@@ -282,6 +285,28 @@ def _return_days(days: set[dt.date], today: dt.date) -> list[tuple]:
     return rows
 
 
+def _closed_days(batches, days: set[dt.date], today: dt.date) -> set[tuple]:
+    """(county, day) pairs among `days` that the counties of `batches` have closed (日清). Results are then booked
+    on today; when today is closed too, the import is refused (nothing applied) until the next day."""
+    counties = {_county(batch) for batch in batches} - {None}
+    if not counties:
+        return set()
+    closed = set(DailyClose.objects.filter(region_id__in=counties, day__in=sorted(days | {today}))
+                 .values_list("region_id", "day"))
+    for county, day in closed:
+        if day == today:
+            name = Region.objects.filter(code=county).values_list("name", flat=True).first() or county
+            raise DomainError(f"{name} {today} 已日结（日清），今日不能再记入台账：本回盘未导入，请于下一日重新导入。",
+                              code="day_closed")
+    return closed
+
+
+def _county(batch: PaymentBatch) -> str | None:
+    from .ledgers import county_of
+
+    return county_of(batch.region_id)
+
+
 def _lock_batches(actor: Scope, bank: Organization | None, numbers: dict[str, int]) -> dict:
     """Resolve the batch numbers of the import, lock the batches this import may act on (id order, so two
     imports never wait on each other in a circle) and say why the others are not applied."""
@@ -294,7 +319,8 @@ def _lock_batches(actor: Scope, bank: Organization | None, numbers: dict[str, in
         if batch is None:
             continue
         disp, msg = _batch_refusal(actor, bank, batch)
-        rows.append((number, batch.pk, batch.plan_id, batch.indicator_id or batch.plan.indicator_id, disp, msg))
+        rows.append((number, batch.pk, batch.plan_id, batch.indicator_id or batch.plan.indicator_id, disp, msg,
+                     _county(batch)))
         if disp is None:
             usable[batch.pk] = batch
     return {"rows": rows, "batches": usable}

@@ -26,7 +26,10 @@ class Stage:
     def __init__(self):
         self.pg = connection.vendor == "postgresql"
         tag = uuid.uuid4().hex[:12]
-        self.stage, self.bmap, self.dmap, self.cls = (f"rs_{tag}_{p}" for p in ("stage", "bmap", "dmap", "cls"))
+        self.stage, self.bmap, self.dmap, self.kmap, self.cls = (
+            f"rs_{tag}_{p}" for p in ("stage", "bmap", "dmap", "kmap", "cls"))
+        self.today = None  # the import day: booking day of results whose own day the county has closed
+        self.any_closed = False
 
     # -- helpers ------------------------------------------------------------------------------------------
     def execute(self, sql: str, params=()) -> int:
@@ -66,11 +69,12 @@ class Stage:
                 outcome_text text, reason text, processed {day}, processed_text text, bad text,
                 later smallint NOT NULL DEFAULT 0, dupkind text, first_line integer)""")
         self.execute(f"""CREATE TEMP TABLE {self.bmap} (number text PRIMARY KEY, batch_id {big}, plan_id {big},
-                         indicator_id {big}, disp text, msg text)""")
+                         indicator_id {big}, disp text, msg text, county text)""")
+        self.execute(f"CREATE TEMP TABLE {self.kmap} (county text, day {day}, PRIMARY KEY (county, day))")
         self.execute(f"CREATE TEMP TABLE {self.dmap} (day {day} PRIMARY KEY, returned {day}, book_return {day})")
 
     def drop(self) -> None:
-        for table in (self.cls, self.dmap, self.bmap, self.stage):
+        for table in (self.cls, self.kmap, self.dmap, self.bmap, self.stage):
             self.execute(f"DROP TABLE IF EXISTS {table}")
 
     @contextmanager
@@ -101,10 +105,28 @@ class Stage:
             self.execute(f"CREATE INDEX {self.stage}_key ON {self.stage} (batch_number, seq)")
 
     def load_batches(self, rows: list[tuple]) -> None:
-        """(number, batch_id, plan_id, indicator_id, disp, msg) per batch number of the import."""
+        """(number, batch_id, plan_id, indicator_id, disp, msg, county) per batch number of the import."""
         if rows:
             with connection.cursor() as cursor:
-                cursor.executemany(f"INSERT INTO {self.bmap} VALUES (%s, %s, %s, %s, %s, %s)", rows)
+                cursor.executemany(f"INSERT INTO {self.bmap} VALUES (%s, %s, %s, %s, %s, %s, %s)", rows)
+
+    def load_closed(self, pairs: set[tuple], today) -> None:
+        """(county, day) pairs already closed (日清) among the days this import would book on: such entries are
+        booked on `today` instead (the closed day's totals stay as frozen)."""
+        self.today = today
+        self.any_closed = bool(pairs)
+        if pairs:
+            with connection.cursor() as cursor:
+                cursor.executemany(f"INSERT INTO {self.kmap} VALUES (%s, %s)",
+                                   [(county, self.date(day)) for county, day in sorted(pairs)])
+
+    def _open_day(self, expr: str) -> str:
+        """`expr` (a booking day of the row x), or the import day when x's county has closed that day."""
+        if not self.any_closed:
+            return expr
+        today = f"DATE '{self.today.isoformat()}'" if self.pg else f"'{self.today.isoformat()}'"
+        return (f"CASE WHEN EXISTS (SELECT 1 FROM {self.kmap} k WHERE k.county = x.county AND k.day = {expr}) "
+                f"THEN {today} ELSE {expr} END")
 
     def load_dates(self, rows: list[tuple]) -> None:
         """(processing day, its next working day = money back in the treasury, booking day of that return)."""
@@ -144,7 +166,7 @@ class Stage:
         inner = f"""
             SELECT s.line_no, s.outcome, s.processed, s.reason, s.bad, s.later, s.first_line, s.batch_number,
                    s.seq_text, s.amount_text, bm.number AS bm_number, bm.batch_id, bm.plan_id, bm.indicator_id,
-                   bm.msg AS bm_msg, a.id AS attempt_id, a.item_id, a.amount AS a_amount,
+                   bm.msg AS bm_msg, bm.county, a.id AS attempt_id, a.item_id, a.amount AS a_amount,
                    a.account_masked AS a_masked, a.status AS a_status, a.result_on AS a_result_on,
                    r.returned, r.book_return,
                    CASE WHEN s.bad IS NOT NULL THEN 'invalid'
@@ -188,10 +210,10 @@ class Stage:
         self.execute(
             f"""CREATE TEMP TABLE {self.cls} AS
                 SELECT x.line_no, x.disp, x.batch_id, x.plan_id, x.indicator_id, x.attempt_id, x.item_id,
-                       x.a_amount, x.outcome, x.processed,
+                       x.a_amount, x.outcome, x.processed, {self._open_day('x.processed')} AS book_on,
                        CASE WHEN x.outcome = 'failed' THEN substr(x.reason, 1, 100) ELSE '' END AS reason,
                        CASE WHEN x.outcome = 'failed' THEN x.returned END AS returned,
-                       CASE WHEN x.outcome = 'failed' THEN x.book_return END AS book_return,
+                       CASE WHEN x.outcome = 'failed' THEN {self._open_day('x.book_return')} END AS book_return,
                        {message} AS msg
                 FROM ({inner}) x""")
         if self.pg:
@@ -247,11 +269,12 @@ class Stage:
 
     def book_entries(self, *, now, actor: str) -> int:
         """PAID/FAILED per applied attempt (booked on the bank's processing day) and RETURNED per failure
-        (booked when the money is back in the treasury, never in the future): one statement."""
+        (booked when the money is back in the treasury, never in the future) — on the import day instead when
+        the county has closed that day (load_closed): one statement."""
         return self.execute(
             f"""INSERT INTO payments_disbursemententry (plan_id, batch_id, attempt_id, item_id, indicator_id,
                     kind, amount, booked_on, created_at, actor, note)
-                SELECT plan_id, batch_id, attempt_id, item_id, indicator_id, outcome, a_amount, processed, %s, %s,
+                SELECT plan_id, batch_id, attempt_id, item_id, indicator_id, outcome, a_amount, book_on, %s, %s,
                        CASE WHEN outcome = 'paid' THEN '银行回盘：发放成功' ELSE '银行回盘：发放失败' END
                 FROM {self.cls} WHERE disp = '{APPLY}'
                 UNION ALL
