@@ -10,7 +10,7 @@ class RequestInfo:
     user_id: int | None = None
 
 
-_current: contextvars.ContextVar[RequestInfo] = contextvars.ContextVar("yikatong_request", default=RequestInfo())
+_current: contextvars.ContextVar[RequestInfo] = contextvars.ContextVar("yikatong_request", default=RequestInfo())  # noqa: B039 - frozen
 
 
 def current() -> RequestInfo:

@@ -107,3 +107,6 @@ class ApplicationEvent(models.Model):
 
     class Meta:
         ordering = ["application_id", "at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.application_id} {self.from_status or '-'}→{self.to_status}"

@@ -60,6 +60,9 @@ class NoticeEntry(models.Model):
         unique_together = [("notice", "seq"), ("notice", "application")]
         ordering = ["notice_id", "seq"]
 
+    def __str__(self) -> str:
+        return f"{self.notice_id} #{self.seq}"
+
 
 class Objection(models.Model):
     class Status(models.TextChoices):
@@ -80,3 +83,6 @@ class Objection(models.Model):
     investigated_by = models.CharField(max_length=150, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.notice_id} 异议 {self.pk}"

@@ -35,6 +35,9 @@ class RosterImport(models.Model):
     class Meta:
         ordering = ["-created_at"]
 
+    def __str__(self) -> str:
+        return f"花名册导入 {str(self.pk)[:8]} {self.period}"
+
 
 class RosterRowError(models.Model):
     roster_import = models.ForeignKey(RosterImport, on_delete=models.PROTECT, related_name="row_errors")
@@ -46,3 +49,6 @@ class RosterRowError(models.Model):
 
     class Meta:
         ordering = ["roster_import_id", "row_number"]
+
+    def __str__(self) -> str:
+        return f"第 {self.row_number} 行 {self.column}：{self.reason}"

@@ -48,6 +48,9 @@ class SourceImport(models.Model):
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["source", "status"])]
 
+    def __str__(self) -> str:
+        return f"{self.source} {str(self.pk)[:8]} {self.status}"
+
 
 class SourceImportError(models.Model):
     source_import = models.ForeignKey(SourceImport, on_delete=models.PROTECT, related_name="row_errors")
@@ -59,6 +62,9 @@ class SourceImportError(models.Model):
     class Meta:
         ordering = ["source_import_id", "row_number"]
 
+    def __str__(self) -> str:
+        return f"第 {self.row_number} 行 {self.column}：{self.reason}"
+
 
 class SourceState(models.Model):
     """Which import of a source is in force (one row per source)."""
@@ -66,6 +72,9 @@ class SourceState(models.Model):
     source = models.CharField(max_length=20, choices=SourceCode.choices, primary_key=True)
     current_import = models.ForeignKey(SourceImport, null=True, on_delete=models.PROTECT, related_name="+")
     switched_at = models.DateTimeField(null=True)
+
+    def __str__(self) -> str:
+        return f"{self.source} → {self.current_import_id}"
 
 
 class _SourceRow(models.Model):
@@ -99,12 +108,18 @@ class HouseholdRow(_SourceRow):
     class Meta:
         indexes = _row_meta("src_hh")
 
+    def __str__(self) -> str:
+        return f"{self.household_number} 第 {self.row_number} 行"
+
 
 class DeathRow(_SourceRow):
     death_date = models.DateField("死亡日期")
 
     class Meta:
         indexes = _row_meta("src_death")
+
+    def __str__(self) -> str:
+        return f"第 {self.row_number} 行 {self.death_date}"
 
 
 class SscCardRow(_SourceRow):
@@ -117,12 +132,18 @@ class SscCardRow(_SourceRow):
     class Meta:
         indexes = _row_meta("src_ssc")
 
+    def __str__(self) -> str:
+        return f"第 {self.row_number} 行 {self.account_masked} {self.card_status}"
+
 
 class PublicStaffRow(_SourceRow):
     employer = models.CharField("工作单位", max_length=200)
 
     class Meta:
         indexes = _row_meta("src_staff")
+
+    def __str__(self) -> str:
+        return f"第 {self.row_number} 行 {self.employer}"
 
 
 class VehicleRow(_SourceRow):
@@ -133,6 +154,9 @@ class VehicleRow(_SourceRow):
     class Meta:
         indexes = _row_meta("src_veh")
 
+    def __str__(self) -> str:
+        return f"第 {self.row_number} 行 {self.plate}"
+
 
 class EnterpriseRow(_SourceRow):
     enterprise_name = models.CharField("企业名称", max_length=200)
@@ -142,6 +166,9 @@ class EnterpriseRow(_SourceRow):
     class Meta:
         indexes = _row_meta("src_ent")
 
+    def __str__(self) -> str:
+        return f"第 {self.row_number} 行 {self.credit_code}"
+
 
 class RealEstateRow(_SourceRow):
     property_count = models.PositiveIntegerField("不动产数量")
@@ -149,6 +176,9 @@ class RealEstateRow(_SourceRow):
 
     class Meta:
         indexes = _row_meta("src_re")
+
+    def __str__(self) -> str:
+        return f"第 {self.row_number} 行 {self.property_count}"
 
 
 class CadreRelativeRow(_SourceRow):
@@ -160,6 +190,9 @@ class CadreRelativeRow(_SourceRow):
 
     class Meta:
         indexes = _row_meta("src_cadre")
+
+    def __str__(self) -> str:
+        return f"第 {self.row_number} 行 {self.relation} {self.cadre_name}"
 
 
 SOURCE_MODELS = {
@@ -199,3 +232,6 @@ class CreditListEntry(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     lifted_at = models.DateTimeField(null=True, blank=True)
     lifted_reason = models.CharField(max_length=300, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.id_masked}"

@@ -35,6 +35,9 @@ class JobProgress(models.Model):
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["region", "created_at"])]
 
+    def __str__(self) -> str:
+        return f"{self.label} ({self.kind})"
+
     @property
     def percent(self) -> int:
         if self.status == self.Status.SUCCEEDED:

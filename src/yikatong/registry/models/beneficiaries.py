@@ -77,3 +77,6 @@ class BeneficiaryVersion(models.Model):
     class Meta:
         unique_together = [("beneficiary", "version")]
         ordering = ["beneficiary_id", "-version"]
+
+    def __str__(self) -> str:
+        return f"{self.beneficiary_id} v{self.version}"
