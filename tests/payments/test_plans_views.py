@@ -142,3 +142,29 @@ def test_plan_page_offers_the_next_batch_and_lists_the_batches(client, pay):
     assert plan.batches.get().number in page
     client.force_login(pay.world.users["finance"])
     assert 'data-testid="batch-new"' not in client.get(f"/payments/plans/{plan.pk}/").content.decode()
+
+
+def test_a_big_plans_vouchers_are_generated_by_a_background_job(client, pay, settings):
+    """Above YIKATONG_VOUCHER_SYNC_MAX_ITEMS items the page queues the generation and shows the job (tests run
+    tasks immediately); a plan that cannot be issued is refused at once, no job queued."""
+    from yikatong.core.models import JobProgress
+
+    settings.YIKATONG_VOUCHER_SYNC_MAX_ITEMS = 3
+    login(client, pay, "civil")
+    early = build_plan(pay, status=PlanStatus.REVIEWED)
+    refused = act(client, early, "issue")
+    assert refused.status_code == 400 and "不能生成支付凭证" in refused.content.decode()
+    assert not JobProgress.objects.exists()
+    assert act(client, early, "mount", {"indicator": pay.indicator.pk}).status_code == 302
+    plan = DisbursementPlan.objects.get(pk=early.pk)
+    assert plan.status == PlanStatus.MOUNTED and plan.item_count == 5
+    response = act(client, plan, "issue")
+    job = JobProgress.objects.get(kind="payment.plan_vouchers")
+    assert response.status_code == 302 and str(job.pk) in response["Location"]
+    job.refresh_from_db()
+    assert job.status == JobProgress.Status.SUCCEEDED, job.message
+    plan.refresh_from_db()
+    assert plan.status == PlanStatus.VOUCHERED
+    assert PaymentDocument.objects.filter(plan=plan).count() == 6
+    again = act(client, plan, "issue")
+    assert again.status_code == 400 and "不能重复生成" in again.content.decode()

@@ -41,6 +41,7 @@ from .services.plans import (
     plan_review_ok,
     plan_submit,
 )
+from .tasks_plans import plan_vouchers_enqueue, vouchers_in_background
 
 PAGE_SIZE = 50
 ACTION_LABELS = {tr.action: tr.label for tr in workflow.PLAN_TRANSITIONS}
@@ -239,6 +240,16 @@ def plan_act(request, pk: int, action: str):
         form = MountForm(request.POST, indicators=indicators)
     else:
         form = form_class(request.POST) if form_class else None
+    if action == "issue" and vouchers_in_background(plan):
+        try:
+            job = plan_vouchers_enqueue(actor=scope, plan=plan)
+        except ScopeError:
+            raise
+        except DomainError as exc:
+            messages.error(request, exc.message)
+            return _render_detail(request, scope, visible_plan(scope, pk), status=400)
+        messages.info(request, f"方案共 {plan.item_count} 笔明细，支付凭证正在后台生成，完成后可在方案页下载。")
+        return redirect("core:job-detail", job_id=job.pk)
     if form is None or form.is_valid():
         try:
             _call(scope, plan, action, form.cleaned_data if form else {})

@@ -165,6 +165,14 @@ def _details(actor, plan, f, number: str) -> list[PaymentDocument]:
                          count=count, total=total), xlsx]
 
 
+def plan_vouchers_precheck(*, actor: Scope, plan_id) -> None:
+    """What plan_issue_vouchers refuses before generating anything (scope, plan not mounted), without a lock:
+    the background path checks it before queueing the work."""
+    plan = DisbursementPlan.objects.get(pk=plan_id)
+    require_plan_scope(actor, plan, "payment.plan")
+    _refuse_unless_mounted(plan)
+
+
 @transaction.atomic
 def plan_issue_vouchers(*, actor: Scope, plan_id) -> list[PaymentDocument]:
     """Generate the payment application, the treasury voucher and the batch details of a mounted plan."""
