@@ -11,13 +11,25 @@ from __future__ import annotations
 
 import gc
 import multiprocessing
+import os
 import queue
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 
+from django.conf import settings
+
 from yikatong.core import crypto
+
+
+def worker_count(setting: str, default: int = 2) -> int:
+    """Worker processes from a setting (Django setting, else environment variable of that name); 0 = in the
+    calling process."""
+    value = getattr(settings, setting, None)
+    if value is None:
+        value = os.environ.get(setting, str(default))
+    return max(0, int(value))
 
 
 class _Raised:

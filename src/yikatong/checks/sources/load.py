@@ -21,17 +21,16 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 from collections.abc import Iterable, Iterator
 from functools import partial
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from yikatong.core import csv_blocks as reading
 from yikatong.core.models import JobProgress
 from yikatong.core.parallel import ordered_map, prefetch
+from yikatong.core.parallel import worker_count as parallel_workers
 
 from ..models import SourceImport, SourceImportError, SourceState
 from . import spec as specs
@@ -50,10 +49,7 @@ PURGE_LOOKBACK = 50
 
 def worker_count() -> int:
     """Parse/encrypt processes (setting YIKATONG_SOURCE_IMPORT_WORKERS, default 2; 0 = in-process)."""
-    value = getattr(settings, "YIKATONG_SOURCE_IMPORT_WORKERS", None)
-    if value is None:
-        value = os.environ.get("YIKATONG_SOURCE_IMPORT_WORKERS", "2")
-    return max(0, int(value))
+    return parallel_workers("YIKATONG_SOURCE_IMPORT_WORKERS")
 
 
 # -- reading and parsing --------------------------------------------------------------------------------

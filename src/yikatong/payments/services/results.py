@@ -22,11 +22,9 @@ import datetime as dt
 import io
 import json
 import logging
-import os
 from contextlib import closing, contextmanager
 from functools import partial
 
-from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Count, Sum
 
@@ -36,6 +34,7 @@ from yikatong.core.jobs import failure_message, no_progress
 from yikatong.core.models import Organization, OrgKind, Region
 from yikatong.core.money import ZERO, from_fen
 from yikatong.core.parallel import ordered_map
+from yikatong.core.parallel import worker_count as parallel_workers
 from yikatong.core.scope import Scope
 from yikatong.core.services.files import file_abspath, file_store
 from yikatong.core.tabular import open_table
@@ -54,6 +53,7 @@ from ..models import (
     ResultLine,
 )
 from .common import deadline, fen_of, lock_plan, move_plan
+from .ledgers import county_of, require_day_open
 from .results_parse import HEADERS, api_rows, chunked, may_repeat, parse_chunk
 from .results_stage import APPLY, DUP, Stage
 
@@ -179,10 +179,7 @@ def _chunks(ri: ResultImport):
 
 def worker_count() -> int:
     """Parse processes of a result import (setting YIKATONG_RESULT_IMPORT_WORKERS, default 2; 0 = in-process)."""
-    value = getattr(settings, "YIKATONG_RESULT_IMPORT_WORKERS", None)
-    if value is None:
-        value = os.environ.get("YIKATONG_RESULT_IMPORT_WORKERS", "2")
-    return max(0, int(value))
+    return parallel_workers("YIKATONG_RESULT_IMPORT_WORKERS")
 
 
 # -- the transaction --------------------------------------------------------------------------------------
@@ -291,19 +288,13 @@ def _closed_days(batches, days: set[dt.date], today: dt.date) -> set[tuple]:
     counties = {_county(batch) for batch in batches} - {None}
     if not counties:
         return set()
-    closed = set(DailyClose.objects.filter(region_id__in=counties, day__in=sorted(days | {today}))
-                 .values_list("region_id", "day"))
-    for county, day in closed:
-        if day == today:
-            name = Region.objects.filter(code=county).values_list("name", flat=True).first() or county
-            raise DomainError(f"{name} {today} 已日结（日清），今日不能再记入台账：本回盘未导入，请于下一日重新导入。",
-                              code="day_closed")
-    return closed
+    for county in sorted(counties):
+        require_day_open(county, today)
+    return set(DailyClose.objects.filter(region_id__in=counties, day__in=sorted(days))
+               .values_list("region_id", "day"))
 
 
 def _county(batch: PaymentBatch) -> str | None:
-    from .ledgers import county_of
-
     return county_of(batch.region_id)
 
 

@@ -203,7 +203,6 @@ class Stage:
                        AND (SELECT i.status FROM payments_paymentitem i WHERE i.id = x.item_id) = 'paid'
                        THEN '该明细已发放成功，不能再次入账'
                   WHEN x.a_status = 'withdrawn' THEN '该笔发放已撤回，不能入账'
-                  WHEN x.a_status = 'sent' THEN '该明细当前不在发放中，不能入账'
                   ELSE '该笔已回盘为“' || CASE x.a_status WHEN 'paid' THEN '成功' ELSE '失败' END || '”（'
                        || {self.date_text('x.a_result_on')} || '），与本行结果不一致' END
             END"""
