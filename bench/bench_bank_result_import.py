@@ -190,6 +190,30 @@ def _backend_pid() -> int | None:
     return pid if Path(f"/proc/{pid}/stat").exists() else None
 
 
+def _wal_position() -> tuple | None:
+    """(WAL position, requested checkpoints so far) on PostgreSQL: the import's WAL volume and whether it forced
+    checkpoints (each one makes the next change of every page write a full page image)."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_current_wal_lsn()::text, checkpoints_req FROM pg_stat_bgwriter")
+        return cursor.fetchone()
+
+
+def _wal_since(before: tuple | None) -> dict:
+    from django.db import connection
+
+    if before is None:
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), %s::pg_lsn), checkpoints_req FROM pg_stat_bgwriter",
+                       [before[0]])
+        diff, requested = cursor.fetchone()
+    return {"wal_mb": round(int(diff) / 2**20), "checkpoints_requested": requested - before[1]}
+
+
 def _cpu_of(pid: int | None) -> float:
     if not pid:
         return 0.0
@@ -220,10 +244,16 @@ def run(rows: int) -> dict:
 
     phases, last = {}, [0.0]
 
-    def step(name):  # the service's named points between steps: time each phase
+    wal_phases, last_wal = {}, [None]
+
+    def step(name):  # the service's named points between steps: time each phase (and its WAL on PostgreSQL)
         now = time.perf_counter() - started
         phases[name] = round(now - last[0], 2)
         last[0] = now
+        position = _wal_position()
+        if position and last_wal[0]:
+            wal_phases[name] = _wal_since(last_wal[0])["wal_mb"]
+        last_wal[0] = position
 
     service.step = step
     hook = service._after_commit
@@ -240,6 +270,7 @@ def run(rows: int) -> dict:
     service._after_commit = timed_hook
     backend = _backend_pid()
     cpu_db, cpu_py = _cpu_of(backend), time.process_time()
+    wal = last_wal[0] = _wal_position()
     started = time.perf_counter()
     with open(path, "rb") as fh:
         ri = result_import(actor=actor, fileobj=fh, original_name=path.name)
@@ -247,6 +278,7 @@ def run(rows: int) -> dict:
     cpu = {"python": round(time.process_time() - cpu_py, 1)}
     if backend:
         cpu["database"] = round(_cpu_of(backend) - cpu_db, 1)
+    wal = _wal_since(wal)
 
     if ri.status != ResultImport.Status.DONE:
         raise AssertionError(f"import failed: {ri.message}")
@@ -269,4 +301,4 @@ def run(rows: int) -> dict:
         raise AssertionError(f"indicator return {returned} != {failed_amount}")
     return {"rows": rows, "seconds": seconds, "paid": rows - failed, "failed": failed,
             "failed_amount": str(failed_amount), "prepare_seconds": round(prepared, 1),
-            "phases": phases, "cpu_seconds": cpu}
+            "phases": phases, "cpu_seconds": cpu, **wal, "wal_mb_phases": wal_phases}

@@ -94,7 +94,9 @@ def test_attempt_amount_changed_by_raw_sql_is_named(pay, paying):
     assert not report["balanced"]
     sent = _named(report, level="attempt", figure="sent", batch=first.number, seq=2)
     assert sent and sent[0]["left"] == D("300.01") and sent[0]["right"] == D("300.00")
-    assert _named(report, level="attempt", figure="paid", batch=first.number, seq=2)
+    paid = _named(report, level="import", figure="paid", batch=first.number)  # results are booked per import
+    assert paid and paid[0]["left"] - paid[0]["right"] == D("0.01")
+    assert "发放记录 1 笔 300.01 元，发放台账 1 笔 300.00 元" in paid[0]["message"]
     assert _named(report, level="batch", figure="total_amount", batch=first.number)
     assert _named(report, level="plan", figure="conservation", plan=plan.number)
 
@@ -185,3 +187,33 @@ def test_entry_booked_on_a_batch_of_another_plan_is_named(pay, paying):
                                      booked_on=clock.today(), created_at=clock.now(), actor="x")
     report = reconcile(actor=pay.scope("finance"), region_code="500101000000")
     assert _named(report, level="entry", plan=other.number)
+
+
+def test_result_entries_of_an_import_are_checked_against_its_attempts(pay):
+    """A bank result import books one entry per batch, kind and day carrying the count and hash totals of the
+    attempts it applied: the clean import balances; an entry whose count, amount or hash totals no longer
+    match its attempts is named with the import, also when the plain sums still agree."""
+    from tests.payments.test_results import import_csv, result_lines_for
+
+    plan = build_plan(pay)
+    batch = build_batch(pay, plan)
+    ri = import_csv(pay.scope("paying_bank"), result_lines_for(batch, fail=(2,)))
+    assert ri.status == ResultImport.Status.DONE, ri.message
+    assert reconcile(actor=pay.scope("finance"), plan_id=plan.pk)["balanced"]
+
+    paid = DisbursementEntry.objects.filter(batch=batch, kind=EntryKind.PAID)
+    paid.update(control_a=paid.get().control_a + 1)  # as if two attempts' amounts were swapped
+    report = reconcile(actor=pay.scope("finance"), plan_id=plan.pk)
+    assert not report["balanced"] and not _named(report, level="batch", figure="paid")
+    named = _named(report, level="import", figure="paid", batch=batch.number)
+    assert len(named) == 1 and "逐笔校验和不符" in named[0]["message"] and str(ri.pk)[:8] in named[0]["message"]
+
+    paid.update(control_a=paid.get().control_a - 1, lines=3)
+    named = _named(reconcile(actor=pay.scope("finance"), plan_id=plan.pk), level="import", figure="paid")
+    assert named and "发放记录 4 笔 1,200.00 元，发放台账 3 笔 1,200.00 元" in named[0]["message"]
+
+    paid.update(lines=4)
+    DisbursementEntry.objects.filter(batch=batch, kind=EntryKind.RETURNED).delete()
+    report = reconcile(actor=pay.scope("finance"), plan_id=plan.pk)
+    assert _named(report, level="batch", figure="returned", batch=batch.number)
+    assert _named(report, level="import", figure="returned", batch=batch.number)

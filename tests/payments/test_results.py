@@ -92,6 +92,16 @@ def test_bank_file_applies_paid_and_failed_with_ledger_indicator_and_batch(pay, 
     kinds = dict((k, (n, f"{a:.2f}")) for k, n, a in _entry_sums(batch))
     assert kinds[EntryKind.PAID] == (4, "1200.00")
     assert kinds[EntryKind.FAILED] == (1, "300.00") and kinds[EntryKind.RETURNED] == (1, "300.00")
+    # general-ledger entries: one per kind and day for the batch, booked by this import, with the hash totals
+    # of their attempts (the attempts are the detail)
+    paid_entry = DisbursementEntry.objects.get(batch=batch, kind=EntryKind.PAID)
+    assert paid_entry.result_import_id == ri.pk and paid_entry.attempt_id is None and paid_entry.lines == 4
+    assert str(paid_entry.booked_on) == "2026-03-09"
+    paid_attempts = batch.attempts.filter(status=AttemptStatus.PAID)
+    assert (paid_entry.control_a, paid_entry.control_b) == (
+        sum(round(a.amount * 100) * (a.pk % 1009 + 1) for a in paid_attempts),
+        sum(round(a.amount * 100) * (a.pk % 997 + 1) for a in paid_attempts))
+    assert str(DisbursementEntry.objects.get(batch=batch, kind=EntryKind.RETURNED).booked_on) == "2026-03-10"
     returned = IndicatorEntry.objects.get(indicator=pay.indicator, ref_id=plan.number, kind="returned")
     assert str(returned.amount) == "300.00" and str(returned.booked_on) == "2026-03-10"
     batch.refresh_from_db()
@@ -103,9 +113,9 @@ def test_bank_file_applies_paid_and_failed_with_ledger_indicator_and_batch(pay, 
 
 
 def _entry_sums(batch):
-    from django.db.models import Count, Sum
+    from django.db.models import Sum
 
-    return (DisbursementEntry.objects.filter(batch=batch).values("kind").annotate(n=Count("pk"), a=Sum("amount"))
+    return (DisbursementEntry.objects.filter(batch=batch).values("kind").annotate(n=Sum("lines"), a=Sum("amount"))
             .values_list("kind", "n", "a"))
 
 

@@ -6,7 +6,7 @@ import threading
 import time
 
 import pytest
-from django.db import IntegrityError, connection, transaction
+from django.db import connection
 
 from tests.payments.factory import build_batch, build_plan
 from tests.payments.test_results import csv_bytes, import_csv, result_lines_for, state
@@ -58,22 +58,49 @@ def test_a_refusal_while_applying_rolls_everything_back(pay, released, monkeypat
     assert state(pay) == before
 
 
-def test_paid_twice_is_impossible_in_the_database(pay, released):
-    """The ledger holds at most one PAID entry per item (dentry_paid_once): a second credit of an item cannot be
-    booked, whatever code tries it."""
+def _second_open_attempt(pay, plan, paid_attempt):
+    """A second released batch holding another open attempt of `paid_attempt`'s item — which batch creation
+    never makes (one open attempt per item): the last line of defence must hold without it."""
+    from yikatong.payments.models import BatchStatus, PaymentBatch
+
+    first = paid_attempt.batch
+    twin = PaymentBatch.objects.create(
+        number=first.number + "X", plan=plan, kind=first.kind, bank=first.bank, region_id=first.region_id,
+        business_line=first.business_line, policy=first.policy, period=first.period, status=BatchStatus.RELEASED,
+        item_count=1, total_amount=paid_attempt.amount, indicator_id=first.indicator_id)
+    paid_attempt.pk = None
+    paid_attempt.batch, paid_attempt.seq, paid_attempt.attempt_no = twin, 1, paid_attempt.attempt_no + 1
+    paid_attempt.status, paid_attempt.result_on, paid_attempt.result_import = AttemptStatus.SENT, None, None
+    paid_attempt.save()
+    return twin
+
+
+def test_an_item_is_never_credited_twice(pay, released):
+    """Two open attempts of one item (bypassing batch creation): the bank's success for the second, after the
+    first was paid, refuses the whole import naming the line — nothing applied; the same when both successes
+    come in one file."""
     plan, batch = released
     import_csv(pay.scope("paying_bank"), result_lines_for(batch, fail=(1,)))
-    failed = batch.attempts.get(seq=1)
     paid = batch.attempts.get(seq=2)
-    entry = DisbursementEntry.objects.get(item_id=paid.item_id, kind="paid")
-    assert entry.attempt_id == paid.pk
-    with pytest.raises(IntegrityError), transaction.atomic():
-        DisbursementEntry.objects.create(plan=plan, batch=batch, attempt=paid, item_id=paid.item_id, kind="paid",
-                                         amount=paid.amount, booked_on=entry.booked_on, created_at=entry.created_at,
-                                         actor="x")
-    # a failed attempt's item has no PAID entry yet: it can be credited once, by a later attempt
-    assert not DisbursementEntry.objects.filter(item_id=failed.item_id, kind="paid").exists()
-    assert failed.status == AttemptStatus.FAILED
+    twin = _second_open_attempt(pay, plan, batch.attempts.get(seq=2))
+    before = state(pay)
+    ri = import_csv(pay.scope("paying_bank"), result_lines_for(twin))
+    assert ri.status == ResultImport.Status.FAILED and "第 2 行" in ri.message and "防止重复入账" in ri.message
+    assert state(pay) == before
+    paid.item.refresh_from_db()
+    assert paid.item.status == "paid"
+    assert twin.attempts.get().status == AttemptStatus.SENT
+
+
+def test_two_successes_for_one_item_in_one_file_are_refused(pay, released):
+    plan, batch = released
+    twin = _second_open_attempt(pay, plan, batch.attempts.get(seq=3))
+    before = state(pay)
+    ri = import_csv(pay.scope("paying_bank"), result_lines_for(batch) + result_lines_for(twin))
+    assert ri.status == ResultImport.Status.FAILED and "防止重复入账" in ri.message
+    assert "第 4、7 行" in ri.message  # seq 3 of the batch and the twin's line, after the header
+    assert state(pay) == before
+    assert not DisbursementEntry.objects.filter(kind="paid").exists()
 
 
 def test_xlsx_result_file(pay, released):
@@ -148,7 +175,8 @@ def test_two_imports_of_the_same_results_racing_apply_once(pay, monkeypatch):
     assert len(outcomes) == 2 and all(o[0] == ResultImport.Status.DONE for o in outcomes), outcomes
     assert sorted(o[1:] for o in outcomes) == [(0, 5, 0), (5, 0, 0)]
     after = state(pay)
-    assert len(after["entries"]) - len(before_entries) == 6  # 4 paid + 1 failed + 1 returned, once
+    assert len(after["entries"]) - len(before_entries) == 3  # paid (4), failed (1), returned (1), booked once
+    assert DisbursementEntry.objects.filter(batch=batch, kind="paid").get().lines == 4
     assert PaymentAttempt.objects.filter(batch=batch, status=AttemptStatus.PAID).count() == 4
     batch.refresh_from_db()
     assert (batch.paid_count, batch.failed_count, batch.status) == (4, 1, "completed")

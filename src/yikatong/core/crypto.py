@@ -44,6 +44,7 @@ MIN_BLOB_SIZE = HEADER_SIZE + NONCE_SIZE + 16
 DATA_KEY_FILE = "data_keys"
 DIGEST_KEY_FILE = "digest.key"
 MAX_KEY_ID = 255
+_SHA256_BLOCK = 64  # bytes: the HMAC pad length for SHA-256
 
 _ENTRY = re.compile(r"^(\d{1,3}):([0-9a-fA-F]{64})$")
 _HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
@@ -123,7 +124,7 @@ def keyring() -> Keyring:
 
 
 @functools.lru_cache(maxsize=1)
-def _digest_base() -> "hmac.HMAC":
+def _digest_key() -> bytes:
     configured = (getattr(settings, "YIKATONG_DIGEST_KEY", "") or "").strip()
     if configured:
         if not _HEX64.match(configured):
@@ -137,12 +138,18 @@ def _digest_base() -> "hmac.HMAC":
         key = bytes.fromhex(text)
     if key in keyring().raw.values():
         raise ImproperlyConfigured("摘要密钥不得与数据密钥相同")
-    return hmac.new(key, digestmod=sha256)
+    return key
+
+
+@functools.lru_cache(maxsize=1)
+def _digest_base() -> "hmac.HMAC":
+    return hmac.new(_digest_key(), digestmod=sha256)
 
 
 def reset_keys() -> None:
     """Forget cached keys; the next use reads them again from settings or the key files."""
     keyring.cache_clear()
+    _digest_key.cache_clear()
     _digest_base.cache_clear()
 
 
@@ -237,6 +244,29 @@ def _digest_normalized(kind: str, normalized: str) -> str:
     mac = _digest_base().copy()
     mac.update(f"{kind}:{normalized}".encode())
     return mac.hexdigest()
+
+
+def digester(kind: str) -> Callable[[str], str]:
+    """A function normalized value -> the digest `_digest_normalized(kind, value)` returns, cheaper for
+    many values: HMAC-SHA256 (RFC 2104) from SHA-256 states precomputed after the key's inner pad plus
+    "kind:" and after its outer pad, so each value costs two state copies and no HMAC object."""
+    key = _digest_key()
+    if len(key) > _SHA256_BLOCK:  # pragma: no cover - keys are 32 bytes; HMAC hashes longer ones first
+        key = sha256(key).digest()
+    key = key.ljust(_SHA256_BLOCK, b"\0")
+    inner = sha256(bytes(b ^ 0x36 for b in key))
+    inner.update(f"{kind}:".encode())
+    outer = sha256(bytes(b ^ 0x5C for b in key))
+    inner_copy, outer_copy = inner.copy, outer.copy
+
+    def digest_of(normalized: str) -> str:
+        mac = inner_copy()
+        mac.update(normalized.encode())
+        result = outer_copy()
+        result.update(mac.digest())
+        return result.hexdigest()
+
+    return digest_of
 
 
 def protect(kind: str, value: str | None) -> tuple[bytes | None, str | None]:

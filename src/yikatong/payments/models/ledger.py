@@ -21,23 +21,41 @@ class EntryKind(models.TextChoices):
     RELEASED = "released", "释放挂接"
 
 
+# (column, modulus) of the hash totals of an entry: Σ fen × (attempt id mod modulus + 1) over its attempts.
+ENTRY_CONTROLS = (("control_a", 1009), ("control_b", 997))
+
+
 class DisbursementEntry(models.Model):
+    """One entry of the disbursement ledger (发放台账).
+
+    Commitments, releases and the SENT entries of a released batch are booked one entry per plan or per attempt.
+    The results of a bank result import are booked as general-ledger entries: one PAID/FAILED entry per batch,
+    kind and booking day of the import, and one RETURNED entry per batch and return day — `lines` attempts each,
+    their detail being the attempts themselves (status, result_on, returned_on, result_import: the detail
+    ledger). `control_a`/`control_b` are hash totals of those attempts (Σ fen × (attempt id mod 1009 + 1), resp.
+    mod 997) so that the reconciliation still notices errors that cancel out between attempts."""
+
     # The ledger is written only set-based from existing plans, batches, attempts and indicators (a million
-    # entries per bank result file); per-row foreign-key checks at commit cost more than the whole matching, so
-    # the references are not database constraints. Reconciliation checks every entry against its attempt/batch.
+    # entries per released batch); per-row foreign-key checks at commit cost more than the whole matching, so
+    # the references are not database constraints. Reconciliation checks every entry against its attempts/batch.
     plan = models.ForeignKey("payments.DisbursementPlan", on_delete=models.PROTECT, related_name="+",
                              db_index=False, db_constraint=False)
     batch = models.ForeignKey("payments.PaymentBatch", null=True, blank=True, on_delete=models.PROTECT,
                               related_name="+", db_index=False, db_constraint=False)
     attempt = models.ForeignKey("payments.PaymentAttempt", null=True, blank=True, on_delete=models.PROTECT,
                                 related_name="+", db_constraint=False, db_index=False)
-    # The item of a per-attempt entry: "an item is paid at most once" is the partial unique dentry_paid_once.
     item = models.ForeignKey("payments.PaymentItem", null=True, blank=True, on_delete=models.PROTECT,
                              related_name="+", db_constraint=False, db_index=False)
+    # The import that booked a result entry (PAID, FAILED, RETURNED).
+    result_import = models.ForeignKey("payments.ResultImport", null=True, blank=True, on_delete=models.PROTECT,
+                                      related_name="+", db_constraint=False, db_index=False)
     indicator = models.ForeignKey("policies.BudgetIndicator", null=True, blank=True, on_delete=models.PROTECT,
                                   related_name="+", db_index=False, db_constraint=False)
     kind = models.CharField("类型", max_length=10, choices=EntryKind.choices)
     amount = MoneyField("金额")
+    lines = models.PositiveIntegerField("笔数", default=1, db_default=1)
+    control_a = models.BigIntegerField("校验和A", default=0, db_default=0)
+    control_b = models.BigIntegerField("校验和B", default=0, db_default=0)
     booked_on = models.DateField("记账日期")
     created_at = models.DateTimeField("记录时间")
     actor = models.CharField("操作人", max_length=150)
@@ -52,7 +70,6 @@ class DisbursementEntry(models.Model):
         ]
         constraints = [
             models.CheckConstraint(name="dentry_amount_positive", condition=models.Q(amount__gt=0)),
-            models.UniqueConstraint(fields=["item"], condition=models.Q(kind="paid"), name="dentry_paid_once"),
         ]
 
     def __str__(self) -> str:

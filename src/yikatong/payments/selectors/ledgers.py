@@ -1,7 +1,7 @@
 """Reads of the disbursement ledgers (always scoped, set-based: a few GROUP BY queries, rows streamed).
 
 - general_ledger_by_day / general_ledger_by_batch — the department's general ledger (总账): per day and entry kind,
-  and per plan/batch, sums of DisbursementEntry.
+  and per plan/batch, sums of DisbursementEntry (`entries` = the number of movements, Sum of `lines`).
 - detail_ledger — the detail ledger (明细账): one row per attempt (beneficiary masked, amount, sent, result,
   returned dates), filterable and streamable for exports.
 - plan_indicator_ledger — the indicator ledger of one plan (policies IndicatorEntry rows ref payment_plan:<number>).
@@ -12,7 +12,7 @@
 import datetime as dt
 from decimal import Decimal
 
-from django.db.models import Case, Count, DecimalField, F, QuerySet, Sum, Value, When
+from django.db.models import Case, DecimalField, F, QuerySet, Sum, Value, When
 from django.db.models.functions import Coalesce
 
 from yikatong.core import masking
@@ -120,7 +120,7 @@ def in_region(field: str, code: str) -> dict:
 def general_ledger_by_day(scope: Scope, **filters) -> list[dict]:
     """One row per booking day: the sum of each entry kind that day, and the number of entries."""
     qs = _filter_entries(entries_visible(scope), **filters)
-    rows = qs.values("booked_on").annotate(entries=Count("id"), **kind_sums()).order_by("booked_on")
+    rows = qs.values("booked_on").annotate(entries=Sum("lines"), **kind_sums()).order_by("booked_on")
     return [dict(r) for r in rows]
 
 
@@ -128,7 +128,7 @@ def general_ledger_by_batch(scope: Scope, **filters) -> list[dict]:
     """One row per plan and batch (batch None: the plan's commitments and releases)."""
     qs = _filter_entries(entries_visible(scope), **filters)
     rows = (qs.values("plan_id", "plan__number", "plan__title", "batch_id", "batch__number", "batch__kind")
-            .annotate(entries=Count("id"), **kind_sums()).order_by("plan__number", "batch__number"))
+            .annotate(entries=Sum("lines"), **kind_sums()).order_by("plan__number", "batch__number"))
     return [dict(r) for r in rows]
 
 
@@ -253,10 +253,11 @@ def plan_choices(scope: Scope, limit: int = 500) -> list[tuple[int, str]]:
 
 
 def entries_on(region_code: str, day) -> dict:
-    """The day's entries of a county per kind: {kind: {"count", "amount"}} (all business lines)."""
+    """The day's entries of a county per kind: {kind: {"count" (attempts or plans the entries stand for),
+    "amount"}} (all business lines)."""
     qs = DisbursementEntry.objects.filter(**in_region("plan__region_id", region_code), booked_on=day)
     out = {k: {"count": 0, "amount": ZERO} for k in KINDS}
-    for r in qs.values("kind").annotate(n=Count("id"), total=Sum("amount")).order_by():
+    for r in qs.values("kind").annotate(n=Sum("lines"), total=Sum("amount")).order_by():
         out[r["kind"]] = {"count": r["n"], "amount": r["total"] or ZERO}
     return out
 

@@ -1,7 +1,7 @@
 """Reconciliation (清算对账): the platform vs the bank's results vs the disbursement ledger vs the indicator ledger.
 
-It balances to the fen or lists every difference, each naming the plan/batch (and attempt), the figure and both
-values. Set-based: a handful of GROUP BY queries whatever the number of items (docs/payments.md).
+It balances to the fen or lists every difference, each naming the plan/batch (and attempt or result import), the
+figure and both values. Set-based: a handful of GROUP BY queries whatever the number of items (docs/payments.md).
 
 Figures (per plan; per batch where they exist):
 - platform: attempts by status — in flight (sent, batch released, no result), paid, failed, returned (failed with
@@ -10,7 +10,8 @@ Figures (per plan; per batch where they exist):
 - bank: the results applied on the attempts, plus stored result lines still open (the bank said something the
   platform did not apply) — each open line is a difference until reviewed.
 - disbursement ledger: DisbursementEntry sums per kind (committed, sent, paid, failed, returned, released); per
-  attempt SENT = amount once released, PAID/FAILED = amount with the result, RETURNED = amount when returned.
+  attempt SENT = amount once released; per result import and batch PAID/FAILED = the amounts of the attempts it
+  applied, RETURNED = those of its failures (with their count and hash totals).
 - indicator ledger: IndicatorEntry sums of ref payment_plan:<number> (committed, paid, returned, released).
 Conservation per plan: committed − released = unsent + in flight + awaiting return + paid + returned.
 """
@@ -20,7 +21,7 @@ from decimal import Decimal
 
 from django.db import connection, transaction
 from django.db.models import BigIntegerField, Count, Exists, ExpressionWrapper, F, OuterRef, Q, Subquery, Sum
-from django.db.models.functions import Cast, Mod, Round
+from django.db.models.functions import Cast, Coalesce, Mod, Round
 
 from yikatong.core import clock
 from yikatong.core.errors import DomainError, ScopeError
@@ -28,6 +29,7 @@ from yikatong.core.money import format_yuan
 from yikatong.core.scope import Scope
 
 from ..models import (
+    ENTRY_CONTROLS,
     AttemptStatus,
     BatchKind,
     BatchStatus,
@@ -131,9 +133,11 @@ def _date(value, label: str):
 # -- queries -----------------------------------------------------------------------------------------------------
 # Per-attempt checksums: besides the plain sums, each batch's attempts and entries are summed weighted by the
 # attempt id (two moduli), so errors that cancel out inside a batch (one attempt +x, another −x) still change the
-# batch's figures; only batches whose figures differ are then compared attempt by attempt. Clean data costs a
-# handful of GROUP BY queries whatever its size.
-WEIGHTS = (1009, 997)
+# batch's figures; only batches whose figures differ are then compared attempt by attempt (SENT entries) and
+# import by import (the result entries, which carry these hash totals of their attempts: ENTRY_CONTROLS). Clean
+# data costs a handful of GROUP BY queries whatever its size.
+WEIGHTS = tuple(m for _, m in ENTRY_CONTROLS)
+RESULT_KINDS = (EntryKind.PAID, EntryKind.FAILED, EntryKind.RETURNED)
 
 
 def _weighted(id_field: str) -> dict:
@@ -163,14 +167,23 @@ def _attempt_sums(plan_qs) -> dict:
     return out
 
 
+def _entry_weighted() -> dict:
+    """_weighted for entries: an entry of one attempt is weighted by its attempt id, an entry of many attempts
+    carries their hash totals (ENTRY_CONTROLS)."""
+    fen = Cast(Round(F("amount") * 100), BigIntegerField())
+    return {f"w{m}": Sum(Coalesce(ExpressionWrapper(fen * (Mod(F("attempt_id"), m) + 1),
+                                                    output_field=BigIntegerField()), F(column)))
+            for column, m in ENTRY_CONTROLS}
+
+
 def _entry_sums(plan_qs) -> dict:
-    """{(plan_id, batch_id): {kind: (amount, weighted…)}} — one GROUP BY."""
+    """{(plan_id, batch_id): {kind: (amount, weighted…, lines)}} — one GROUP BY."""
     out: dict = {}
     rows = (DisbursementEntry.objects.filter(plan__in=plan_qs).values("plan_id", "batch_id", "kind")
-            .annotate(total=Sum("amount"), **_weighted("attempt_id")).order_by())
+            .annotate(total=Sum("amount"), lines=Sum("lines"), **_entry_weighted()).order_by())
     for r in rows:
         out.setdefault((r["plan_id"], r["batch_id"]), {})[r["kind"]] = (
-            _money(r["total"]), *(int(r[f"w{m}"] or 0) for m in WEIGHTS))
+            _money(r["total"]), *(int(r[f"w{m}"] or 0) for m in WEIGHTS), int(r["lines"] or 0))
     return out
 
 
@@ -200,28 +213,19 @@ def _cents(expr: str) -> str:
 
 
 def _attempt_mismatches(batch_ids: list[int], limit: int) -> tuple[list[tuple], int]:
-    """Attempts of these batches whose own ledger entries do not match their amount and result (first `limit`,
-    and the count)."""
+    """Attempts of these batches whose own SENT entry does not match their amount (first `limit`, and the
+    count). Results are booked per import, not per attempt: _import_mismatches compares those."""
     marks = ", ".join(["%s"] * len(batch_ids))
     plan_sql, params = marks, list(batch_ids)
     a, e, b = (PaymentAttempt._meta.db_table, DisbursementEntry._meta.db_table, PaymentBatch._meta.db_table)
     amount = _cents("a.amount")
-    sums = ", ".join(f"SUM(CASE WHEN kind = '{k}' THEN amount ELSE 0 END) AS {k}_sum"
-                     for k in ("sent", "paid", "failed", "returned"))
     released = f"(b.status NOT IN ('{BatchStatus.PREPARED}', '{BatchStatus.CANCELLED}') AND a.status <> 'withdrawn')"
-    where = (
-        f"{_cents('e.sent_sum')} <> CASE WHEN {released} THEN {amount} ELSE 0 END"
-        f" OR {_cents('e.paid_sum')} <> CASE WHEN a.status = 'paid' THEN {amount} ELSE 0 END"
-        f" OR {_cents('e.failed_sum')} <> CASE WHEN a.status = 'failed' THEN {amount} ELSE 0 END"
-        f" OR {_cents('e.returned_sum')} <> CASE WHEN a.status = 'failed' AND a.returned_on IS NOT NULL"
-        f" THEN {amount} ELSE 0 END"
-    )
+    where = f"{_cents('e.sent_sum')} <> CASE WHEN {released} THEN {amount} ELSE 0 END"
     body = (f"FROM {a} a JOIN {b} b ON b.id = a.batch_id "
-            f"LEFT JOIN (SELECT attempt_id, {sums} FROM {e} WHERE attempt_id IS NOT NULL AND batch_id IN ({plan_sql}) "
-            f"GROUP BY attempt_id) e ON e.attempt_id = a.id "
+            f"LEFT JOIN (SELECT attempt_id, SUM(amount) AS sent_sum FROM {e} WHERE attempt_id IS NOT NULL "
+            f"AND kind = '{EntryKind.SENT}' AND batch_id IN ({plan_sql}) GROUP BY attempt_id) e ON e.attempt_id = a.id "
             f"WHERE a.batch_id IN ({plan_sql}) AND ({where})")
-    select = ("SELECT b.plan_id, b.number, a.seq, a.status, a.amount, a.returned_on, b.status, "
-              "e.sent_sum, e.paid_sum, e.failed_sum, e.returned_sum ")
+    select = "SELECT b.plan_id, b.number, a.seq, a.status, a.amount, b.status, e.sent_sum "
     with transaction.atomic(), connection.cursor() as cur:
         if connection.vendor == "postgresql":
             cur.execute("SET LOCAL work_mem = '256MB'")  # one hash aggregate over the batch's entries
@@ -232,6 +236,34 @@ def _attempt_mismatches(batch_ids: list[int], limit: int) -> tuple[list[tuple], 
             cur.execute("SELECT COUNT(*) " + body, [*params, *params])
             total = cur.fetchone()[0]
     return rows[:limit], total
+
+
+def _import_mismatches(batch_ids: list[int]) -> list[tuple]:
+    """(batch_id, result import id, kind, platform (lines, fen, weighted…), ledger (lines, fen, weighted…)) of
+    these batches where the attempts a result import applied and the entries it booked differ."""
+    fen = Cast(Round(F("amount") * 100), BigIntegerField())
+    platform: dict = {}
+    rows = (PaymentAttempt.objects.filter(batch_id__in=batch_ids, status__in=[AttemptStatus.PAID,
+                                                                              AttemptStatus.FAILED])
+            .values("batch_id", "result_import_id", "status", has_returned=Q(returned_on__isnull=False))
+            .annotate(n=Count("id"), fen=Sum(fen), **_weighted("id")).order_by())
+    for r in rows:
+        values = (r["n"], int(r["fen"] or 0), *(int(r[f"w{m}"] or 0) for m in WEIGHTS))
+        kinds = [r["status"]] + (["returned"] if r["status"] == AttemptStatus.FAILED and r["has_returned"] else [])
+        for kind in kinds:
+            key = (r["batch_id"], r["result_import_id"], kind)
+            platform[key] = tuple(a + b for a, b in zip(platform.get(key, (0,) * len(values)), values, strict=True))
+    ledger: dict = {}
+    rows = (DisbursementEntry.objects.filter(batch_id__in=batch_ids, kind__in=RESULT_KINDS)
+            .values("batch_id", "result_import_id", "kind")
+            .annotate(n=Sum("lines"), fen=Sum(fen), **_entry_weighted()).order_by())
+    for r in rows:
+        ledger[(r["batch_id"], r["result_import_id"], r["kind"])] = (
+            int(r["n"] or 0), int(r["fen"] or 0), *(int(r[f"w{m}"] or 0) for m in WEIGHTS))
+    zero = (0,) * (2 + len(WEIGHTS))
+    return [(*key, platform.get(key, zero), ledger.get(key, zero))
+            for key in sorted(platform.keys() | ledger.keys(), key=lambda k: (k[0], str(k[1] or ""), k[2]))
+            if platform.get(key, zero) != ledger.get(key, zero)]
 
 
 def _orphan_entries(plan_qs, batch_ids: list[int], limit: int) -> list[dict]:
@@ -307,6 +339,8 @@ def reconcile(*, actor: Scope, region_code=None, plan_id=None, batch_id=None, da
             if released else (0,) * nw,
             "paid": wts["paid"], "failed": wts["failed"], "returned": wts["returned"],
         }
+        expected_n = {"sent": cnt["sent"] + cnt["paid"] + cnt["failed"] if released else 0,
+                      "paid": cnt["paid"], "failed": cnt["failed"], "returned": cnt["returned"]}
         ledger = {k: ledger_w.get(k, (ZERO,))[0] for k in ("committed", "sent", "paid", "failed", "returned",
                                                            "released")}
         row = {"id": bt["id"], "number": bt["number"], "plan": plan_no, "status": bt["status"], "kind": bt["kind"],
@@ -320,9 +354,11 @@ def reconcile(*, actor: Scope, region_code=None, plan_id=None, batch_id=None, da
             for kind in ("sent", "paid", "failed", "returned"):
                 _diff(differences, level="batch", figure=kind, plan=plan_no, batch=bt["number"],
                       left_label="平台明细", left=expected[kind], right_label="发放台账", right=ledger[kind])
-                if tuple(ledger_w.get(kind, (ZERO,) + (0,) * nw)[1:]) != tuple(expected_w[kind]) \
+                entry = ledger_w.get(kind, (ZERO,) + (0,) * (nw + 1))
+                if (tuple(entry[1:1 + nw]) != tuple(expected_w[kind]) or entry[-1] != expected_n[kind]) \
                         and bt["id"] not in flagged:
                     flagged.append(bt["id"])  # something differs attempt by attempt (maybe cancelling out)
+                    # or in the number of movements
             if bt["status"] != BatchStatus.CANCELLED:
                 _batch_header(differences, row, plan_no)
             if len(differences) > before and bt["id"] not in flagged:
@@ -378,6 +414,10 @@ def reconcile(*, actor: Scope, region_code=None, plan_id=None, batch_id=None, da
     attempt_rows, attempt_total = _attempt_mismatches(flagged, DETAIL_LIMIT) if flagged else ([], 0)
     for row in attempt_rows:
         _attempt_difference(differences, row, by_id)
+    if flagged:
+        numbers = {b["id"]: (by_id[b["plan_id"]]["number"], b["number"]) for b in batches}
+        for row in _import_mismatches(flagged):
+            _import_difference(differences, row, numbers)
     for e in _orphan_entries(plan_qs, flagged, DETAIL_LIMIT) if ids else []:
         differences.append({
             "level": "entry", "plan": e["plan__number"], "batch": e["batch__number"] or "", "seq": None,
@@ -426,16 +466,30 @@ def _batch_header(differences: list, row: dict, plan_no: str) -> None:
 
 
 def _attempt_difference(differences: list, row: tuple, by_id: dict) -> None:
-    plan_id, batch_no, seq, status, amount, returned_on, batch_status, sent, paid, failed, returned = row
-    amount = _money(amount)
+    plan_id, batch_no, seq, status, amount, batch_status, sent = row
     released = batch_status not in NOT_RELEASED and status != AttemptStatus.WITHDRAWN
-    expected = {"sent": amount if released else ZERO, "paid": amount if status == AttemptStatus.PAID else ZERO,
-                "failed": amount if status == AttemptStatus.FAILED else ZERO,
-                "returned": amount if status == AttemptStatus.FAILED and returned_on else ZERO}
-    actual = {"sent": _money(sent), "paid": _money(paid), "failed": _money(failed), "returned": _money(returned)}
-    for kind in ("sent", "paid", "failed", "returned"):
-        _diff(differences, level="attempt", figure=kind, plan=by_id[plan_id]["number"], batch=batch_no, seq=seq,
-              left_label="发放记录", left=expected[kind], right_label="发放台账", right=actual[kind])
+    _diff(differences, level="attempt", figure="sent", plan=by_id[plan_id]["number"], batch=batch_no, seq=seq,
+          left_label="发放记录", left=_money(amount) if released else ZERO, right_label="发放台账",
+          right=_money(sent))
+
+
+def _import_difference(differences: list, row: tuple, numbers: dict) -> None:
+    """The attempts one result import applied (by result) against the entries it booked."""
+    batch_id, import_id, kind, platform, ledger = row
+    plan_no, batch_no = numbers[batch_id]
+    source = f"回盘导入 {str(import_id)[:8]}" if import_id else "未记导入的回盘结果"
+    label = FIGURE_LABELS.get(kind, kind)
+    left, right = platform[1] / Decimal(100), ledger[1] / Decimal(100)
+    if platform[:2] == ledger[:2]:
+        detail = "笔数和金额相符，逐笔校验和不符（笔间差错互相抵消）"
+    else:
+        detail = (f"发放记录 {platform[0]} 笔 {_fmt(_money(left))} 元，"
+                  f"发放台账 {ledger[0]} 笔 {_fmt(_money(right))} 元")
+    differences.append({
+        "level": "import", "plan": plan_no, "batch": batch_no, "seq": None, "figure": kind, "label": label,
+        "left_label": "发放记录", "left": _money(left), "right_label": "发放台账", "right": _money(right),
+        "delta": _money(right - left),
+        "message": f"方案 {plan_no} 批次 {batch_no} {source}：{label} {detail}。"})
 
 
 def report_json(report: dict) -> dict:

@@ -8,11 +8,12 @@ Never paid twice:
   (counted, nothing changes); anything else is stored as a ResultLine for review and changes nothing;
 - everything of one import happens in ONE transaction with the touched batches locked in id order, so two
   imports of the same results racing apply once (the second sees the first's results as duplicates) and a
-  crash half-way leaves nothing applied; the partial unique index attempt_paid_once backs this up.
+  crash half-way leaves nothing applied; an applied result whose item is no longer sending (already paid
+  through another attempt) refuses the whole import.
 
 Applying: attempt sent → paid|failed; item sending → paid (paid_on) | failed (reason, correction deadline
-3 wd); ledger PAID/FAILED per attempt and RETURNED per failure (money back in the treasury the next working
-day after processing); one indicator return per plan for its failed money; batch counters recomputed by the
+3 wd); general-ledger entries PAID/FAILED per batch and day and RETURNED per batch and return day (money back
+in the treasury the next working day after processing), the attempts being the detail; one indicator return per plan for its failed money; batch counters recomputed by the
 database and the batch partial/completed; the plan completed when none of its items is still open.
 """
 
@@ -345,9 +346,9 @@ def _apply(actor: Scope, ri: ResultImport, stage: Stage, counts: dict, batches: 
     step("attempts")
     n = stage.apply_items(correction_deadline=deadline(workflow.FAILURE_CORRECTION, today), now=now)
     if n != applied:
-        raise RuntimeError(f"result import {ri.pk}: {n} items updated, {applied} expected")
+        _refuse_item_not_sending(stage, now)
     step("items")
-    stage.book_entries(now=now, actor=actor.username[:150])
+    stage.book_entries(_db_id(ri.pk), now=now, actor=actor.username[:150])
     step("entries")
     _return_to_indicators(actor, ri, stage, plans)
     step("indicators")
@@ -356,6 +357,15 @@ def _apply(actor: Scope, ri: ResultImport, stage: Stage, counts: dict, batches: 
     for plan in plans.values():
         _settle_plan(actor, plan)
     step("done")
+
+
+def _refuse_item_not_sending(stage: Stage, now) -> None:
+    """An applied result whose item was not `sending` (already paid by another attempt, or two results for one
+    item): never a second credit — the whole import is refused (the transaction rolls back), naming the lines."""
+    lines = stage.lines_of_items_not_taken(now=now)
+    shown = "、".join(str(n) for n in lines[:5]) + ("等" if len(lines) > 5 else "")
+    raise DomainError(f"第 {shown} 行：该明细已不在“发放中”状态（已由另一笔发放记录入账，或同一明细有两笔结果），"
+                      "为防止重复入账，本次回盘未入账任何结果：请核查该明细的发放记录后重新导入。", code="paid_twice")
 
 
 def _return_to_indicators(actor: Scope, ri: ResultImport, stage: Stage, plans: dict) -> None:

@@ -11,6 +11,20 @@ PostgreSQL COPY text, or tuples for SQLite. Speed matters (a million lines withi
 or datetime parsing per line on the common path (amounts become integer fen by a regular expression, dates are
 cached per distinct text), one HMAC per line, COPY lines formatted without per-field escaping when the block
 holds no character that would need it.
+
+Fast path (`_parse_block_fast`, COPY output of a CsvBlock only): the block is decoded once and its lines
+are matched by one regular expression (_FAST_LINE). It takes a block whose columns are exactly HEADERS in
+order, that is UTF-8 and holds no quote (so each line is one CSV record); within it, a line of exactly seven
+fields with nothing to strip — an ASCII batch number of 1–40 letters, digits, '_' or '-'; a seq of 1–10
+ASCII digits; an account of 1–40 ASCII digits; an amount of 1–13 ASCII digits, optionally '.' and 1–2 more;
+an outcome 成功/失败 or ASCII letters; a reason of at most 1000 characters without quote, backslash, '+',
+control characters or white space at its ends; a date of digits and ` :T/-年月日`; an optional CR before
+the LF — whose values are valid (seq in range, amount above zero, outcome known, date accepted by
+LineParser._date) is formatted directly. Every other line (blank, 合计, quoted, spaces to strip, bad values,
+'+' numbers, …) is parsed in place by the general path (block_rows + LineParser.parse) as a small block of
+its own that keeps its row number, so messages, row numbers and results are the general path's; should that
+raise, the whole block is parsed again by the general path, which raises its own error. Lists of rows, and
+`copy=False`, take the general path.
 """
 
 from __future__ import annotations
@@ -214,6 +228,15 @@ _NEEDS_ESCAPE = re.compile(r'[\\\t"]')
 def parse_chunk(rows, *, today: dt.date, copy: bool) -> ParsedChunk:
     """Parse one chunk: `rows` is a reading.CsvBlock or a list of (line_no, 7 texts in HEADERS order).
     Control (合计) lines are skipped. Returns the staging rows as COPY text when `copy`, else as tuples."""
+    if copy and not isinstance(rows, list):
+        fast = _parse_block_fast(rows, today)
+        if fast is not None:
+            return fast
+    return _parse_chunk_general(rows, today=today, copy=copy)
+
+
+def _parse_chunk_general(rows, *, today: dt.date, copy: bool) -> ParsedChunk:
+    """parse_chunk for any input, line by line through core.csv_blocks.block_rows and LineParser.parse."""
     clean = False
     if not isinstance(rows, list):
         from yikatong.core.csv_blocks import block_rows
@@ -223,13 +246,15 @@ def parse_chunk(rows, *, today: dt.date, copy: bool) -> ParsedChunk:
     parser = LineParser(today=today)
     parse = parser.parse
     parsed = [parse(row[0], row[1:]) for row in rows if row[1] != CONTROL_MARK]
-    if not copy:
-        payload = parsed
-    elif clean:
-        payload = _copy_clean(parsed)
-    else:
-        payload = "".join("\t".join(copy_text(v) for v in row) + "\n" for row in parsed)
+    payload = _copy_rows(parsed, clean) if copy else parsed
     return ParsedChunk(payload, parser.lines, parser.invalid, parser.batches, parser.dates)
+
+
+def _copy_rows(parsed: list[tuple], clean: bool) -> str:
+    """COPY text of staging rows; `clean` when their texts hold no backslash, tab, CR or LF."""
+    if clean:
+        return _copy_clean(parsed)
+    return "".join("\t".join(copy_text(v) for v in row) + "\n" for row in parsed)
 
 
 def _copy_clean(parsed: list[tuple]) -> str:
@@ -249,6 +274,125 @@ def _copy_clean(parsed: list[tuple]) -> str:
             append("\t".join(copy_text(v) for v in (n, batch, seq, seq_text, digest, masked, amount, amount_text,
                                                      outcome, outcome_text, reason, day, day_text, bad)) + "\n")
     return "".join(out)
+
+
+# -- the fast path for CSV blocks (see the module docstring) -----------------------------------------------
+_NO_EDGE = r"[^\s,\"\\+\x00-\x1f\x7f]"  # no white space (str.strip), separator, quote, backslash, '+', control
+_FAST_LINE = re.compile(
+    r"^([0-9A-Za-z_\-]{1,40}),"  # 批次号 (ASCII, so never 合计)
+    r"([0-9]{1,10}),"  # 序号
+    r"([0-9]{1,40}),"  # 收款账号 (already normalized)
+    r"(([0-9]{1,13})(?:\.([0-9]{1,2}))?),"  # 金额: whole yuan, optional fen
+    r"(成功|失败|[A-Za-z]{1,20}),"  # 处理结果 (looked up in OUTCOMES)
+    rf"((?:{_NO_EDGE}(?:[^,\"\\+\x00-\x1f\x7f]{{0,998}}{_NO_EDGE})?)?),"  # 失败原因
+    r"([0-9][0-9 :T/\-年月日]{0,18}[0-9日])"  # 处理日期 (LineParser._date decides)
+    r"\r?$",
+    re.MULTILINE,
+)
+_FAST_COLUMNS = tuple(range(len(HEADERS)))
+_FEN = {None: 0, **{f"{d}": d * 10 for d in range(10)}, **{f"{d:02d}": d for d in range(100)}}
+
+
+def _parse_block_fast(block, today: dt.date) -> ParsedChunk | None:
+    """COPY text of a CsvBlock whose columns are exactly HEADERS, or None when the block is not for the
+    fast path (then the general path parses it). Lines in the strict _FAST_LINE form whose values are all
+    valid are formatted here; runs of other lines go through block_rows + LineParser.parse as small blocks
+    of their own, in place, with their row numbers; any error there hands the whole block to the general path
+    so that errors are exactly the general path's."""
+    if block.columns != _FAST_COLUMNS:  # extra or reordered columns
+        return None
+    try:
+        text = block.data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if '"' in text:  # quoted fields may span lines: records are no longer lines
+        return None
+    parser = LineParser(today=today)
+    try:
+        payload = _FastBlock(block, text, parser).run()
+    except Exception:  # the general path raises (or not) exactly as it always did
+        return None
+    return ParsedChunk(payload, parser.lines, parser.invalid, parser.batches, parser.dates)
+
+
+class _FastBlock:
+    """One run of the fast path over a decoded block without quotes (one CSV record per line)."""
+
+    def __init__(self, block, text: str, parser: LineParser):
+        self.block = block
+        self.text = text
+        self.parser = parser
+        self.out: list[str] = []
+
+    def run(self) -> str:
+        text, parser, out = self.text, self.parser, self.out
+        append = out.append
+        digest = crypto.digester("account")
+        batches, dates, date_of = parser.batches, parser.dates, parser._date
+        outcomes: dict[str, str | None] = {}
+        days: dict[str, tuple] = {}
+        fen_of = _FEN
+        fast_lines = 0
+        general_from, general_row = 0, self.block.first_row  # lines not taken by the fast path, pending
+        expect, row = 0, self.block.first_row  # where the line after the last match starts, and its row
+        for m in _FAST_LINE.finditer(text):
+            start = m.start()
+            if start != expect:  # lines in between that did not match
+                row += text.count("\n", expect, start)
+            line_row = row
+            expect, row = m.end() + 1, row + 1
+            batch, seq_text, account, amount_text, yuan, cents, outcome_text, reason, day_text = m.groups()
+            seq = int(seq_text)
+            amount = int(yuan) * 100 + fen_of[cents]
+            outcome = outcomes.get(outcome_text, False)
+            if outcome is False:
+                key = outcome_text.lower() if outcome_text.isascii() else outcome_text
+                outcome = outcomes[outcome_text] = OUTCOMES.get(key)
+            day = days.get(day_text)
+            if day is None:
+                parsed_day, problem = date_of(day_text)
+                day = days[day_text] = (None, None) if problem else (parsed_day, parsed_day.isoformat())
+            if not (0 < seq <= _MAX_SEQ and amount > 0 and outcome and day[0]):
+                continue  # a bad value: the general path words the message
+            if general_from < start:
+                self._general(general_from, start, general_row)
+            general_from, general_row = expect, row
+            fast_lines += 1
+            span = batches.get(batch)
+            if span is None:
+                batches[batch] = [1, seq, seq, True]
+            else:
+                span[0] += 1
+                if seq <= span[2]:
+                    span[3] = False
+                else:
+                    span[2] = seq
+                if seq < span[1]:
+                    span[1] = seq
+            dates.add(day[0])
+            if outcome == "failed" and not reason:
+                reason = DEFAULT_REASON
+            n = len(account)
+            masked = "*" * n if n < 8 else "*" * (n - 4) + account[-4:]
+            append(f"{line_row}\t{batch}\t{seq}\t{seq_text}\t{digest(account)}\t{masked}\t{amount}\t"
+                   f"{amount_text}\t{outcome}\t{outcome_text}\t{reason[:200]}\t{day[1]}\t{day_text}\t\\N\n")
+        if general_from < len(text):
+            self._general(general_from, len(text), general_row)
+        parser.lines += fast_lines
+        return "".join(out)
+
+    def _general(self, start: int, end: int, first_row: int) -> None:
+        """Parse text[start:end] (whole lines) the general way, as a block of its own."""
+        from yikatong.core.csv_blocks import CsvBlock, block_rows
+
+        block = self.block
+        text = self.text[start:end]
+        data = text.encode("utf-8")
+        part = CsvBlock(data, first_row, block.first_line + first_row - block.first_row, block.columns,
+                        block.names, data.count(b"\n"))
+        parse = self.parser.parse
+        parsed = [parse(row[0], row[1:]) for row in block_rows(part) if row[1] != CONTROL_MARK]
+        self.out.append(_copy_rows(parsed, _NEEDS_ESCAPE.search(text) is None))
 
 
 # -- sources ------------------------------------------------------------------------------------------------

@@ -6,7 +6,8 @@ The lines are loaded into a TEMP staging table (COPY on PostgreSQL, executemany 
   2. one statement classifies every line against its attempt (classify → the `cls` table): invalid, unknown,
      wrong_bank, amount, account, conflict, dup (already applied with the same result) or apply;
   3. rejected lines are copied to payments_resultline, applied ones update attempts and items and append the
-     ledger entries — each one statement, whatever the number of lines (INSERT … SELECT / UPDATE … FROM).
+     general-ledger entries (a few per batch) — each one statement, whatever the number of lines
+     (INSERT … SELECT / UPDATE … FROM).
 The caller runs all of it in one transaction with the batches locked.
 """
 
@@ -17,6 +18,7 @@ from contextlib import contextmanager
 
 from django.db import connection
 
+from ..models import ENTRY_CONTROLS
 from .results_parse import STAGE_COLUMNS
 
 APPLY, DUP = "apply", "dup"
@@ -266,18 +268,35 @@ class Stage:
                 WHERE c.disp = '{APPLY}' AND i.id = c.item_id AND i.status = 'sending'""",
             [self.date(correction_deadline), self.moment(now)])
 
-    def book_entries(self, *, now, actor: str) -> int:
-        """PAID/FAILED per applied attempt (booked on the bank's processing day) and RETURNED per failure
-        (booked when the money is back in the treasury, never in the future) — on the import day instead when
-        the county has closed that day (load_closed): one statement."""
+    def lines_of_items_not_taken(self, *, now, limit: int = 20) -> list[int]:
+        """After apply_items: applied lines whose item it did not update (the item was not sending) or whose item
+        has another applied line in the import."""
+        return [r[0] for r in self.rows(
+            f"""SELECT c.line_no FROM {self.cls} c JOIN payments_paymentitem i ON i.id = c.item_id
+                WHERE c.disp = '{APPLY}' AND (i.updated_at <> %s OR c.item_id IN (
+                    SELECT item_id FROM {self.cls} WHERE disp = '{APPLY}' GROUP BY item_id HAVING COUNT(*) > 1))
+                ORDER BY c.line_no LIMIT {int(limit)}""", [self.moment(now)])]
+
+    def book_entries(self, import_pk, *, now, actor: str) -> int:
+        """The general-ledger entries of the import, one statement: PAID/FAILED per batch, kind and booking day
+        (the bank's processing day) and RETURNED per batch and the day the money is back in the treasury (never
+        in the future) — on the import day instead when the county has closed that day (load_closed). Each
+        entry carries its number of attempts and their hash totals (ENTRY_CONTROLS); the attempts themselves are
+        the detail."""
+        fen = self.fen("a_amount")
+        amount = f"CAST(SUM({fen}) AS numeric) / 100" if self.pg else f"SUM({fen}) / 100.0"
+        controls = ", ".join(f"SUM({fen} * (attempt_id %% {m} + 1))" for _, m in ENTRY_CONTROLS)  # %% = %
+        columns = ", ".join(c for c, _ in ENTRY_CONTROLS)
         return self.execute(
-            f"""INSERT INTO payments_disbursemententry (plan_id, batch_id, attempt_id, item_id, indicator_id,
-                    kind, amount, booked_on, created_at, actor, note)
-                SELECT plan_id, batch_id, attempt_id, item_id, indicator_id, outcome, a_amount, book_on, %s, %s,
+            f"""INSERT INTO payments_disbursemententry (plan_id, batch_id, indicator_id, result_import_id, kind,
+                    amount, lines, {columns}, booked_on, created_at, actor, note)
+                SELECT plan_id, batch_id, indicator_id, %s, outcome, {amount}, COUNT(*), {controls}, book_on, %s, %s,
                        CASE WHEN outcome = 'paid' THEN '银行回盘：发放成功' ELSE '银行回盘：发放失败' END
                 FROM {self.cls} WHERE disp = '{APPLY}'
+                GROUP BY plan_id, batch_id, indicator_id, outcome, book_on
                 UNION ALL
-                SELECT plan_id, batch_id, attempt_id, item_id, indicator_id, 'returned', a_amount, book_return, %s,
-                       %s, '发放失败资金退回国库'
-                FROM {self.cls} WHERE disp = '{APPLY}' AND outcome = 'failed'""",
-            [self.moment(now), actor, self.moment(now), actor])
+                SELECT plan_id, batch_id, indicator_id, %s, 'returned', {amount}, COUNT(*), {controls}, book_return,
+                       %s, %s, '发放失败资金退回国库'
+                FROM {self.cls} WHERE disp = '{APPLY}' AND outcome = 'failed'
+                GROUP BY plan_id, batch_id, indicator_id, book_return""",
+            [import_pk, self.moment(now), actor, import_pk, self.moment(now), actor])
