@@ -203,9 +203,15 @@ def test_bad_lines_are_stored_with_their_reason_and_nothing_else_applied(pay, re
     lines.append([batch.number, "99", acct3, "300.00", "成功", "", "2026-03-10"])  # unknown seq
     lines.append([batch.number, "5", lines[4][2], "300.00", "失败", "", "2026-03-10"])  # same seq again, other result
     lines.append([batch.number, "x", acct3, "abc", "成功", "", "10/03/2026"])  # bad seq, amount, date
+    lines.append([batch.number, "0099", acct3, "300.5", "success", "", "2026/03/10"])  # unknown, other forms
     ri = import_csv(pay.scope("paying_bank"), lines)
-    assert (ri.line_count, ri.applied_count, ri.duplicate_count, ri.rejected_count) == (9, 1, 0, 8)
+    assert (ri.line_count, ri.applied_count, ri.duplicate_count, ri.rejected_count) == (10, 1, 0, 9)
     stored = {ln.line_no: ln for ln in ResultLine.objects.filter(result_import=ri)}
+    # the stored line says what the bank wrote, in canonical form or not
+    fields = ("seq", "amount", "outcome", "processed_on")
+    assert tuple(getattr(stored[2], f) for f in fields) == ("1", "299.99", "成功", "2026-03-10")
+    assert tuple(getattr(stored[11], f) for f in fields) == ("0099", "300.5", "success", "2026/03/10")
+    assert stored[11].disposition == "unknown" and "序号为 0099 的明细" in stored[11].message
     assert stored[2].disposition == "amount" and "299.99" in stored[2].message and "300.00" in stored[2].message
     assert stored[3].disposition == "account" and stored[3].account_masked.endswith("0999")
     assert "6217000000000000999" not in stored[3].account_masked

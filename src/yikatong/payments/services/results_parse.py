@@ -48,6 +48,8 @@ API_ALIASES = {
 OUTCOMES = {"成功": "paid", "失败": "failed", "success": "paid", "succeeded": "paid", "paid": "paid",
             "failed": "failed", "failure": "failed", "fail": "failed"}
 DEFAULT_REASON = "其他"
+# The text a valid outcome is written with when the COPY line leaves outcome_text NULL (see Stage.texts).
+CANONICAL_OUTCOME_TEXT = {"paid": "成功", "failed": "失败"}
 REASON_MAX = 100  # PaymentAttempt.failure_reason / PaymentItem.last_failure_reason
 
 # The staging table's columns, in the order `parse` returns them.
@@ -374,8 +376,20 @@ class _FastBlock:
                 reason = DEFAULT_REASON
             n = len(account)
             masked = "*" * n if n < 8 else "*" * (n - 4) + account[-4:]
-            append(f"{line_row}\t{batch}\t{seq}\t{seq_text}\t{digest(account)}\t{masked}\t{amount}\t"
-                   f"{amount_text}\t{outcome}\t{outcome_text}\t{reason[:200]}\t{day[1]}\t{day_text}\t\\N\n")
+            # the texts as written are kept only where they differ from the value's canonical form (\N: the
+            # stage derives them, results_stage.Stage.texts): less for the server to store per line
+            if seq_text[0] == "0":
+                seq_out = seq_text
+            else:
+                seq_out = "\\N"
+            if cents is not None and len(cents) == 2 and (len(yuan) == 1 or yuan[0] != "0"):
+                amount_out = "\\N"
+            else:
+                amount_out = amount_text
+            outcome_out = "\\N" if outcome_text == CANONICAL_OUTCOME_TEXT[outcome] else outcome_text
+            day_out = "\\N" if day_text == day[1] else day_text
+            append(f"{line_row}\t{batch}\t{seq}\t{seq_out}\t{digest(account)}\t{masked}\t{amount}\t"
+                   f"{amount_out}\t{outcome}\t{outcome_out}\t{reason[:200]}\t{day[1]}\t{day_out}\t\\N\n")
         if general_from < len(text):
             self._general(general_from, len(text), general_row)
         parser.lines += fast_lines

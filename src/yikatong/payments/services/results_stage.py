@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from django.db import connection
 
 from ..models import ENTRY_CONTROLS
-from .results_parse import STAGE_COLUMNS
+from .results_parse import CANONICAL_OUTCOME_TEXT, STAGE_COLUMNS
 
 APPLY, DUP = "apply", "dup"
 
@@ -52,6 +52,18 @@ class Stage:
 
     def date_text(self, expr: str) -> str:
         return f"to_char({expr}, 'YYYY-MM-DD')" if self.pg else f"COALESCE({expr}, '')"
+
+    def texts(self, a: str) -> dict[str, str]:
+        """The texts of a staged line (alias `a`) as the bank wrote them: the parser leaves seq_text,
+        amount_text, outcome_text and processed_text NULL when they are the canonical form of the parsed value
+        (results_parse fast path), and they are derived from it here — only for the lines that need a text."""
+        outcomes = " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in CANONICAL_OUTCOME_TEXT.items())
+        return {
+            "seq_text": f"COALESCE({a}.seq_text, CAST({a}.seq AS TEXT))",
+            "amount_text": f"COALESCE({a}.amount_text, {self.money_text(f'{a}.amount_fen / 100.0')})",
+            "outcome_text": f"COALESCE({a}.outcome_text, CASE {a}.outcome {outcomes} END)",
+            "processed_text": f"COALESCE({a}.processed_text, {self.date_text(f'{a}.processed')})",
+        }
 
     def date(self, value):
         return connection.ops.adapt_datefield_value(value)
@@ -167,7 +179,7 @@ class Stage:
         the item is read only to explain a conflict."""
         inner = f"""
             SELECT s.line_no, s.outcome, s.processed, s.reason, s.bad, s.later, s.first_line, s.batch_number,
-                   s.seq_text, s.amount_text, bm.number AS bm_number, bm.batch_id, bm.plan_id, bm.indicator_id,
+                   s.seq, s.seq_text, s.amount_fen, s.amount_text, bm.number AS bm_number, bm.batch_id, bm.plan_id, bm.indicator_id,
                    bm.msg AS bm_msg, bm.county, a.id AS attempt_id, a.item_id, a.amount AS a_amount,
                    a.account_masked AS a_masked, a.status AS a_status, a.result_on AS a_result_on,
                    r.returned, r.book_return,
@@ -185,6 +197,7 @@ class Stage:
             LEFT JOIN {self.bmap} bm ON s.bad IS NULL AND bm.number = s.batch_number
             LEFT JOIN payments_paymentattempt a ON bm.disp IS NULL AND a.batch_id = bm.batch_id AND a.seq = s.seq
             LEFT JOIN {self.dmap} r ON r.day = s.processed"""
+        text = self.texts("x")
         message = f"""
             CASE x.disp
               WHEN '{APPLY}' THEN NULL
@@ -193,8 +206,8 @@ class Stage:
               WHEN 'unknown' THEN CASE
                   WHEN x.bm_number IS NULL THEN '批次号“' || x.batch_number || '”不存在'
                   WHEN x.bm_msg IS NOT NULL THEN x.bm_msg
-                  ELSE '批次 ' || x.batch_number || ' 中没有序号为 ' || x.seq_text || ' 的明细' END
-              WHEN 'amount' THEN '金额 ' || x.amount_text || ' 元与发放金额 ' || {self.money_text('x.a_amount')}
+                  ELSE '批次 ' || x.batch_number || ' 中没有序号为 ' || {text['seq_text']} || ' 的明细' END
+              WHEN 'amount' THEN '金额 ' || {text['amount_text']} || ' 元与发放金额 ' || {self.money_text('x.a_amount')}
                                  || ' 元不符'
               WHEN 'account' THEN '收款账号与发放账号 ' || x.a_masked || ' 不符'
               WHEN 'wrong_bank' THEN x.bm_msg
@@ -211,7 +224,8 @@ class Stage:
         self.execute(
             f"""CREATE TEMP TABLE {self.cls} AS
                 SELECT x.line_no, x.disp, x.batch_id, x.plan_id, x.indicator_id, x.attempt_id, x.item_id,
-                       x.a_amount, x.outcome, x.processed, {self._open_day('x.processed')} AS book_on,
+                       x.a_amount, x.amount_fen AS fen, x.outcome, x.processed,
+                       {self._open_day('x.processed')} AS book_on,
                        CASE WHEN x.outcome = 'failed' THEN substr(x.reason, 1, 100) ELSE '' END AS reason,
                        CASE WHEN x.outcome = 'failed' THEN x.returned END AS returned,
                        CASE WHEN x.outcome = 'failed' THEN {self._open_day('x.book_return')} END AS book_return,
@@ -224,13 +238,14 @@ class Stage:
 
     # -- reading the classification -----------------------------------------------------------------------
     def tally(self) -> list[tuple]:
-        """(disposition, outcome, lines, fen) of the import."""
-        return self.rows(f"""SELECT disp, outcome, COUNT(*), COALESCE(SUM({self.fen('a_amount')}), 0)
+        """(disposition, outcome, lines, fen) of the import (the lines' amounts: for applied and duplicate lines
+        those of their attempts, to the fen)."""
+        return self.rows(f"""SELECT disp, outcome, COUNT(*), COALESCE(SUM(fen), 0)
                              FROM {self.cls} GROUP BY disp, outcome""")
 
     def failed_by_plan(self) -> list[tuple]:
         """(plan_id, indicator_id, failed fen, latest booking day of the return) of the applied failures."""
-        return self.rows(f"""SELECT plan_id, indicator_id, SUM({self.fen('a_amount')}), MAX(book_return)
+        return self.rows(f"""SELECT plan_id, indicator_id, SUM(fen), MAX(book_return)
                              FROM {self.cls} WHERE disp = '{APPLY}' AND outcome = 'failed'
                              GROUP BY plan_id, indicator_id ORDER BY plan_id""")
 
@@ -239,12 +254,14 @@ class Stage:
 
     # -- writing ------------------------------------------------------------------------------------------
     def store_rejected(self, import_pk) -> int:
+        text = self.texts("s")
         return self.execute(
             f"""INSERT INTO payments_resultline (result_import_id, line_no, batch_number, seq, account_masked,
                     amount, outcome, reason, processed_on, disposition, message, review, reviewed_by, review_note)
-                SELECT %s, s.line_no, COALESCE(s.batch_number, ''), COALESCE(s.seq_text, ''),
-                       COALESCE(s.acc_masked, ''), COALESCE(s.amount_text, ''), COALESCE(s.outcome_text, ''),
-                       COALESCE(s.reason, ''), COALESCE(s.processed_text, ''), c.disp,
+                SELECT %s, s.line_no, COALESCE(s.batch_number, ''), COALESCE({text['seq_text']}, ''),
+                       COALESCE(s.acc_masked, ''), COALESCE({text['amount_text']}, ''),
+                       COALESCE({text['outcome_text']}, ''), COALESCE(s.reason, ''),
+                       COALESCE({text['processed_text']}, ''), c.disp,
                        substr(COALESCE(c.msg, ''), 1, 300), 'open', '', ''
                 FROM {self.cls} c JOIN {self.stage} s ON s.line_no = c.line_no
                 WHERE c.disp NOT IN ('{APPLY}', '{DUP}') ORDER BY c.line_no""", [import_pk])
@@ -283,7 +300,7 @@ class Stage:
         in the future) — on the import day instead when the county has closed that day (load_closed). Each
         entry carries its number of attempts and their hash totals (ENTRY_CONTROLS); the attempts themselves are
         the detail."""
-        fen = self.fen("a_amount")
+        fen = "fen"
         amount = f"CAST(SUM({fen}) AS numeric) / 100" if self.pg else f"SUM({fen}) / 100.0"
         controls = ", ".join(f"SUM({fen} * (attempt_id %% {m} + 1))" for _, m in ENTRY_CONTROLS)  # %% = %
         columns = ", ".join(c for c, _ in ENTRY_CONTROLS)
