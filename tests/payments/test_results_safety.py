@@ -20,6 +20,16 @@ def released(pay):
     return plan, build_batch(pay, plan)
 
 
+def stage_tables() -> list[str]:
+    """Staging tables of result imports still in the database (UNLOGGED on PostgreSQL, TEMP on SQLite)."""
+    with connection.cursor() as cur:
+        if connection.vendor == "postgresql":
+            cur.execute(r"SELECT relname FROM pg_class WHERE relname LIKE 'rs\_%%' AND relkind = 'r'")
+        else:
+            cur.execute("SELECT name FROM sqlite_temp_master WHERE name LIKE 'rs!_%' ESCAPE '!' AND type = 'table'")
+        return [r[0] for r in cur.fetchall()]
+
+
 @pytest.mark.parametrize("where", ["classify", "apply", "attempts", "items", "entries", "indicators", "done"])
 def test_a_crash_between_steps_leaves_nothing_applied(pay, released, monkeypatch, where):
     plan, batch = released
@@ -33,6 +43,7 @@ def test_a_crash_between_steps_leaves_nothing_applied(pay, released, monkeypatch
     with pytest.raises(RuntimeError):
         import_csv(pay.scope("paying_bank"), result_lines_for(batch, fail=(2,)))
     assert state(pay) == before
+    assert stage_tables() == []  # the staging tables went with the rolled-back transaction
     ri = ResultImport.objects.get()
     assert ri.status == ResultImport.Status.FAILED and ri.applied_count == 0 and ri.file_id
     assert not ri.lines.exists()
@@ -40,6 +51,7 @@ def test_a_crash_between_steps_leaves_nothing_applied(pay, released, monkeypatch
     monkeypatch.setattr(results_service, "step", lambda name: None)
     again = import_csv(pay.scope("paying_bank"), result_lines_for(batch, fail=(2,)))
     assert again.applied_count == 5
+    assert stage_tables() == []
 
 
 def test_a_refusal_while_applying_rolls_everything_back(pay, released, monkeypatch):
