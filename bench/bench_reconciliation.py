@@ -2,8 +2,8 @@
 
 Generated set-based before the clock starts (INSERT … SELECT over generate_series on PostgreSQL, a recursive CTE
 on SQLite): `rows` beneficiaries, `rows` payment items of one paying plan, one completed batch of `rows`
-attempts (every 50th failed and its money returned, the rest paid), the ledger entries per attempt (SENT,
-PAID/FAILED, RETURNED) and the plan's COMMITTED entry, and the indicator entries of the plan (committed, paid,
+attempts (every 50th failed and its money returned, the rest paid), the ledger entries (SENT per attempt,
+PAID/FAILED/RETURNED per kind as the result import books them) and the plan's COMMITTED entry, and the indicator entries of the plan (committed, paid,
 returned) with the indicator's balance columns.
 
 Timed: reconcile(plan). Checked: it balances, its figures equal the generated totals; then a planted difference
@@ -57,6 +57,7 @@ def _now() -> str:
 def build(n: int):
     from yikatong.core.models import BusinessLine, Organization, OrgKind, Region
     from yikatong.payments.models import (
+        ENTRY_CONTROLS,
         BatchKind,
         BatchStatus,
         DisbursementEntry,
@@ -134,15 +135,19 @@ def build(n: int):
     common = {"plan_id": str(plan.pk), "batch_id": str(batch.pk), "attempt_id": "i", "indicator_id": str(indicator.pk),
               "amount": "300", "booked_on": _date("2026-03-10"), "created_at": _now(), "actor": "'bench'", "note": "''"}
     _insert("payments_disbursemententry", {**common, "kind": "'sent'"}, n)
-    _insert("payments_disbursemententry", {**common, "kind": f"CASE WHEN {fail} THEN 'failed' ELSE 'paid' END"}, n)
+    # the results as the result import books them: one entry per kind and day with the count and hash totals
+    # of its attempts (ENTRY_CONTROLS)
+    fen = "CAST(ROUND(amount * 100) AS bigint)" if _pg() else "CAST(ROUND(amount * 100) AS INTEGER)"
+    money = f"CAST(SUM({fen}) AS numeric) / 100" if _pg() else f"SUM({fen}) / 100.0"
+    controls = ", ".join(f"SUM({fen} * (id % {m} + 1))" for _, m in ENTRY_CONTROLS)
+    head = (f"SELECT {plan.pk}, {batch.pk}, {indicator.pk}, {{kind}}, {money}, COUNT(*), {controls}, {{day}}, "
+            f"{_now()}, 'bench', '' FROM payments_paymentattempt WHERE batch_id = {batch.pk}")
     with connection.cursor() as cur:
-        cols = ", ".join(["kind", *common])
-        exprs = ", ".join(["'returned'", *common.values()])
-        source = (f"generate_series(1, {n}) AS g(i)" if _pg() else "g")
-        prefix = "" if _pg() else (f"WITH RECURSIVE g(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM g "
-                                   f"WHERE i < {n}) ")
-        cur.execute(f"{prefix}INSERT INTO payments_disbursemententry ({cols}) SELECT {exprs} FROM {source} "
-                    f"WHERE {fail}")
+        cur.execute(
+            f"INSERT INTO payments_disbursemententry (plan_id, batch_id, indicator_id, kind, amount, lines, "
+            f"{', '.join(c for c, _ in ENTRY_CONTROLS)}, booked_on, created_at, actor, note) "
+            + head.format(kind="status", day=_date("2026-03-10")) + " GROUP BY status UNION ALL "
+            + head.format(kind="'returned'", day=_date("2026-03-11")) + " AND status = 'failed'")
     if _pg():
         with connection.cursor() as cur:
             for table in ("payments_paymentitem", "payments_paymentattempt", "payments_disbursemententry",
