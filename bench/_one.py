@@ -35,6 +35,9 @@ def main() -> None:
         "rows_per_s": int(counted / figures["seconds"]) if figures["seconds"] else None,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
     }
+    child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    if child:  # worker processes (parse pools): the largest one's peak; the total is at most self + n × this
+        line["worker_peak_rss_mb"] = round(child / 1024)
     line.update({k: v for k, v in figures.items() if k not in line})
     print(json.dumps(line, ensure_ascii=False))
 

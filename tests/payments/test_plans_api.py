@@ -122,3 +122,30 @@ def test_details_xlsx_needs_full_pii_permission(client, pay):
     assert client.get(f"{BASE}/{plan.pk}/documents/{pdf.pk}/download").status_code == 200
     login(client, pay, "finance")
     assert client.get(f"{BASE}/{plan.pk}/documents/{details.pk}/download").status_code == 200
+
+
+def test_a_big_plans_vouchers_are_a_background_job(client, pay, settings):
+    """Above YIKATONG_VOUCHER_SYNC_MAX_ITEMS items the API answers 202 with the job (tests run tasks at once);
+    the plan is vouchered with its 6 documents afterwards; a plan that cannot be issued is refused at once."""
+    from yikatong.core.models import JobProgress
+
+    settings.YIKATONG_VOUCHER_SYNC_MAX_ITEMS = 3
+    pk = post(login(client, pay, "civil"), BASE, BUILD).json()["id"]
+    early = post(client, f"{BASE}/{pk}/vouchers")
+    assert early.status_code == 400 and early.json()["code"] == "not_mounted"
+    assert not JobProgress.objects.exists()
+    for action, role, body in (("approve", "civil", None), ("submit", "civil", None),
+                               ("review", "finance", {"note": "同意"}),
+                               ("mount", "civil", {"indicator_id": pay.indicator.pk})):
+        login(client, pay, role)
+        assert post(client, f"{BASE}/{pk}/{action}", body).status_code == 200, action
+    queued = post(client, f"{BASE}/{pk}/vouchers")
+    assert queued.status_code == 202, queued.content
+    job = JobProgress.objects.get(kind="payment.plan_vouchers")
+    assert queued.json()["job_id"] == str(job.pk) and queued.json()["plan_id"] == pk
+    job.refresh_from_db()
+    assert job.status == JobProgress.Status.SUCCEEDED, job.message
+    assert client.get(f"{BASE}/{pk}").json()["status"] == "vouchered"
+    assert len(client.get(f"{BASE}/{pk}/documents").json()) == 6
+    again = post(client, f"{BASE}/{pk}/vouchers")
+    assert again.status_code == 400 and JobProgress.objects.count() == 1

@@ -6,6 +6,7 @@ scope and permission, 404 for a plan or document outside the reader's scope.
 """
 
 import datetime as dt
+import uuid
 from decimal import Decimal
 
 from django.http import HttpRequest
@@ -28,6 +29,7 @@ from .services.plans import (
     plan_review_ok,
     plan_submit,
 )
+from .tasks_plans import plan_vouchers_enqueue, vouchers_in_background
 
 router = Router(tags=["发放方案与支付凭证"])
 MAX_LIMIT = 500
@@ -285,9 +287,22 @@ def mount(request, pk: int, data: MountIn):
     return _detail(scope, pk)
 
 
-@router.post("/plans/{int:pk}/vouchers", response={201: list[DocumentOut], **ERRORS},
-             summary="生成资金支付申请、国库集中支付凭证和批量业务支付明细")
+class VoucherJobOut(Schema):
+    job_id: uuid.UUID
+    status: str
+    label: str
+    plan_id: int
+
+
+@router.post("/plans/{int:pk}/vouchers", response={201: list[DocumentOut], 202: VoucherJobOut, **ERRORS},
+             summary="生成资金支付申请、国库集中支付凭证和批量业务支付明细",
+             description="201 with the documents; for a plan above YIKATONG_VOUCHER_SYNC_MAX_ITEMS items 202 with "
+                         "the background job (the plan turns `vouchered` and its documents are listed when done).")
 def vouchers(request, pk: int):
     scope = _scope(request)
-    docs = plan_issue_vouchers(actor=scope, plan_id=_plan(scope, pk).pk)
+    plan = _plan(scope, pk)
+    if vouchers_in_background(plan):
+        job = plan_vouchers_enqueue(actor=scope, plan=plan)
+        return Status(202, {"job_id": job.pk, "status": job.status, "label": job.label, "plan_id": plan.pk})
+    docs = plan_issue_vouchers(actor=scope, plan_id=plan.pk)
     return Status(201, [_doc_out(d) for d in docs])
