@@ -138,8 +138,7 @@ class Protector:
         self._encrypt = ring.ciphers[ring.current_id].encrypt
         self._header = ring.header
         self.ring = ring
-        base = crypto._digest_base()  # noqa: SLF001 - the same digest key and construction
-        self._mac = getattr(base, "_hmac", None) or base  # the OpenSSL object itself: no Python wrapper
+        self._digesters: dict = {}  # kind -> crypto.digester(kind): the same key and construction
         self._nonces = b""
         self._pos = 0
         self.pid = os.getpid()
@@ -158,9 +157,10 @@ class Protector:
         return header + nonce + self._encrypt(nonce, normalized.encode(), header)
 
     def digest(self, kind: str, normalized: str) -> str:
-        mac = self._mac.copy()
-        mac.update(f"{kind}:{normalized}".encode())
-        return mac.hexdigest()
+        digester = self._digesters.get(kind)
+        if digester is None:
+            digester = self._digesters[kind] = crypto.digester(kind)
+        return digester(normalized)
 
     def protect(self, kind: str, normalized: str) -> tuple[bytes, str]:
         return self.encrypt(normalized), self.digest(kind, normalized)

@@ -157,7 +157,7 @@ def parse_chunk(code: str, rows, ctx: Context) -> ChunkResult:
     limit = ctx.limit
     # Protector.protect("id", …) inlined: one os.urandom call for the chunk's nonces, no method calls.
     prot = protector()
-    encrypt, header, inner, outer = prot._encrypt, prot._header, prot._inner, prot._outer
+    encrypt, header, id_digest = prot._encrypt, prot._header, prot.digest_of("id")
     size = crypto.NONCE_SIZE
     nonces = os.urandom(size * len(rows))
     at = 0
@@ -175,14 +175,7 @@ def parse_chunk(code: str, rows, ctx: Context) -> ChunkResult:
         nonce = nonces[at:at + size]
         at += size
         blob = header + nonce + encrypt(nonce, raw, header)
-        if inner is None:
-            digest = prot._digest(b"id:" + raw)
-        else:
-            mac = inner.copy()
-            mac.update(b"id:" + raw)
-            digest = outer.copy()
-            digest.update(mac.digest())
-            digest = digest.hexdigest()
+        digest = id_digest(id_number)
         add_digest(digest)
         add_number(row[0])
         if keyf is not None:

@@ -195,10 +195,7 @@ class Protector:
         ring = crypto.keyring()
         self._encrypt = ring.ciphers[ring.current_id].encrypt
         self._header = ring.header
-        self._mac = crypto._digest_base()  # noqa: SLF001 - the same key and construction as digest()
-        self._inner, self._outer = _split_hmac()
-        if self._inner is not None and self.digest("id", "probe") != crypto._digest_normalized("id", "probe"):  # noqa: SLF001
-            self._inner = self._outer = None
+        self._digesters: dict = {}  # kind -> crypto.digester(kind): the same key and construction as digest()
         self._nonces = b""
         self._pos = 0
 
@@ -209,44 +206,20 @@ class Protector:
         self._pos = start + crypto.NONCE_SIZE
         return self._nonces[start:self._pos]
 
-    def digest(self, kind: str, normalized: str) -> str:
-        return self._digest(f"{kind}:{normalized}".encode())
+    def digest_of(self, kind: str):
+        """normalized value -> its digest of `kind` (crypto.digester, made once per kind)."""
+        digester = self._digesters.get(kind)
+        if digester is None:
+            digester = self._digesters[kind] = crypto.digester(kind)
+        return digester
 
-    def _digest(self, message: bytes) -> str:
-        if self._inner is None:
-            mac = self._mac.copy()
-            mac.update(message)
-            return mac.hexdigest()
-        inner = self._inner.copy()
-        inner.update(message)
-        outer = self._outer.copy()
-        outer.update(inner.digest())
-        return outer.hexdigest()
+    def digest(self, kind: str, normalized: str) -> str:
+        return self.digest_of(kind)(normalized)
 
     def protect(self, kind: str, normalized: str) -> tuple[bytes, str]:
-        raw = normalized.encode()
         nonce = self._nonce()
-        blob = self._header + nonce + self._encrypt(nonce, raw, self._header)
-        return blob, self._digest(kind.encode() + b":" + raw)
-
-
-def _split_hmac():
-    """SHA-256 states after the HMAC key's inner and outer pads (None, None when the key is not found
-    the way core.crypto finds it)."""
-    import hashlib
-
-    from django.conf import settings
-
-    configured = (getattr(settings, "YIKATONG_DIGEST_KEY", "") or "").strip()
-    try:
-        text = configured or (crypto.key_dir() / crypto.DIGEST_KEY_FILE).read_text().strip()
-        key = bytes.fromhex(text)
-    except (OSError, ValueError):
-        return None, None
-    block = key.ljust(64, b"\0") if len(key) <= 64 else hashlib.sha256(key).digest().ljust(64, b"\0")
-    inner = hashlib.sha256(bytes(b ^ 0x36 for b in block))
-    outer = hashlib.sha256(bytes(b ^ 0x5C for b in block))
-    return inner, outer
+        blob = self._header + nonce + self._encrypt(nonce, normalized.encode(), self._header)
+        return blob, self.digest(kind, normalized)
 
 
 _protector: Protector | None = None
