@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 import tempfile
 import time
 from decimal import Decimal
@@ -272,8 +273,11 @@ def run(rows: int) -> dict:
     cpu_db, cpu_py = _cpu_of(backend), time.process_time()
     wal = last_wal[0] = _wal_position()
     started = time.perf_counter()
-    with open(path, "rb") as fh:
-        ri = result_import(actor=actor, fileobj=fh, original_name=path.name)
+    try:
+        with open(path, "rb") as fh:
+            ri = result_import(actor=actor, fileobj=fh, original_name=path.name)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     seconds = time.perf_counter() - started - phases.get("after_commit_hook", 0)
     cpu = {"python": round(time.process_time() - cpu_py, 1)}
     if backend:

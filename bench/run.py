@@ -9,10 +9,12 @@ Every benchmark runs in a fresh process on a fresh database, so peak memory is i
   BENCH_ONLY   comma-separated names (default: all)
   DATABASE_URL PostgreSQL server to use (a database named yikatong_bench is created and dropped there)
   BENCH_PG_DB  another name for that database (so that parallel runs do not clash)
+  BENCH_KEEP   1 = keep each run's YIKATONG_HOME under var/bench (its SQLite database, files); removed otherwise
 """
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -67,9 +69,13 @@ def main() -> int:
                 env["DATABASE_URL"] = url
             else:
                 env.pop("DATABASE_URL", None)
-            proc = subprocess.run(
-                [sys.executable, str(HERE / "_one.py")], env=env, capture_output=True, text=True
-            )
+            try:
+                proc = subprocess.run(
+                    [sys.executable, str(HERE / "_one.py")], env=env, capture_output=True, text=True
+                )
+            finally:  # the run's home (its SQLite database, files: gigabytes at a million rows)
+                if os.environ.get("BENCH_KEEP") != "1":
+                    shutil.rmtree(home, ignore_errors=True)
             sys.stderr.write(proc.stderr)
             line = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else ""
             if proc.returncode != 0 or not line.startswith("{"):
