@@ -3,8 +3,8 @@
 Generated set-based before the clock starts (INSERT … SELECT over generate_series on PostgreSQL, a recursive CTE
 on SQLite): `rows` beneficiaries, `rows` payment items of one paying plan, one completed batch of `rows`
 attempts (every 50th failed and its money returned, the rest paid), the ledger entries (SENT per attempt,
-PAID/FAILED/RETURNED per kind as the result import books them) and the plan's COMMITTED entry, and the indicator entries of the plan (committed, paid,
-returned) with the indicator's balance columns.
+PAID/FAILED/RETURNED per kind as the result import books them) and the plan's COMMITTED entry, and the indicator
+entries of the plan (committed, paid, returned) with the indicator's balance columns.
 
 Timed: reconcile(plan). Checked: it balances, its figures equal the generated totals; then a planted difference
 (one SENT entry of 0.01 inserted raw for seq 1) is reported, naming the batch and the sequence — that second

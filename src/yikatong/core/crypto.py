@@ -151,6 +151,7 @@ def reset_keys() -> None:
     keyring.cache_clear()
     _digest_key.cache_clear()
     _digest_base.cache_clear()
+    digester.cache_clear()
 
 
 @receiver(setting_changed)
@@ -246,10 +247,12 @@ def _digest_normalized(kind: str, normalized: str) -> str:
     return mac.hexdigest()
 
 
+@functools.lru_cache(maxsize=16)
 def digester(kind: str) -> Callable[[str], str]:
     """A function normalized value -> the digest `_digest_normalized(kind, value)` returns, cheaper for
-    many values: HMAC-SHA256 (RFC 2104) from SHA-256 states precomputed after the key's inner pad plus
-    "kind:" and after its outer pad, so each value costs two state copies and no HMAC object."""
+    many values (made once per kind and key; reset_keys forgets it): HMAC-SHA256 (RFC 2104) from SHA-256
+    states precomputed after the key's inner pad plus "kind:" and after its outer pad, so each value costs two
+    state copies and no HMAC object."""
     key = _digest_key()
     if len(key) > _SHA256_BLOCK:  # pragma: no cover - keys are 32 bytes; HMAC hashes longer ones first
         key = sha256(key).digest()

@@ -138,7 +138,6 @@ class Protector:
         self._encrypt = ring.ciphers[ring.current_id].encrypt
         self._header = ring.header
         self.ring = ring
-        self._digesters: dict = {}  # kind -> crypto.digester(kind): the same key and construction
         self._nonces = b""
         self._pos = 0
         self.pid = os.getpid()
@@ -157,10 +156,7 @@ class Protector:
         return header + nonce + self._encrypt(nonce, normalized.encode(), header)
 
     def digest(self, kind: str, normalized: str) -> str:
-        digester = self._digesters.get(kind)
-        if digester is None:
-            digester = self._digesters[kind] = crypto.digester(kind)
-        return digester(normalized)
+        return crypto.digester(kind)(normalized)
 
     def protect(self, kind: str, normalized: str) -> tuple[bytes, str]:
         return self.encrypt(normalized), self.digest(kind, normalized)

@@ -157,7 +157,7 @@ def parse_chunk(code: str, rows, ctx: Context) -> ChunkResult:
     limit = ctx.limit
     # Protector.protect("id", …) inlined: one os.urandom call for the chunk's nonces, no method calls.
     prot = protector()
-    encrypt, header, id_digest = prot._encrypt, prot._header, prot.digest_of("id")
+    encrypt, header, id_digest = prot._encrypt, prot._header, crypto.digester("id")
     size = crypto.NONCE_SIZE
     nonces = os.urandom(size * len(rows))
     at = 0

@@ -195,7 +195,6 @@ class Protector:
         ring = crypto.keyring()
         self._encrypt = ring.ciphers[ring.current_id].encrypt
         self._header = ring.header
-        self._digesters: dict = {}  # kind -> crypto.digester(kind): the same key and construction as digest()
         self._nonces = b""
         self._pos = 0
 
@@ -206,15 +205,8 @@ class Protector:
         self._pos = start + crypto.NONCE_SIZE
         return self._nonces[start:self._pos]
 
-    def digest_of(self, kind: str):
-        """normalized value -> its digest of `kind` (crypto.digester, made once per kind)."""
-        digester = self._digesters.get(kind)
-        if digester is None:
-            digester = self._digesters[kind] = crypto.digester(kind)
-        return digester
-
     def digest(self, kind: str, normalized: str) -> str:
-        return self.digest_of(kind)(normalized)
+        return crypto.digester(kind)(normalized)
 
     def protect(self, kind: str, normalized: str) -> tuple[bytes, str]:
         nonce = self._nonce()

@@ -21,7 +21,7 @@ from decimal import Decimal
 
 from django.db import connection, transaction
 from django.db.models import BigIntegerField, Count, Exists, ExpressionWrapper, F, OuterRef, Q, Subquery, Sum
-from django.db.models.functions import Cast, Coalesce, Mod, Round
+from django.db.models.functions import Coalesce, Mod
 
 from yikatong.core import clock
 from yikatong.core.errors import DomainError, ScopeError
@@ -44,6 +44,7 @@ from ..models import (
     ResultLine,
 )
 from ..selectors.ledgers import _int, in_region, indicator_sums_by_plan, plans_visible
+from .common import fen_of
 
 ZERO = Decimal("0.00")
 CENT = Decimal("0.01")
@@ -142,7 +143,7 @@ RESULT_KINDS = (EntryKind.PAID, EntryKind.FAILED, EntryKind.RETURNED)
 
 def _weighted(id_field: str) -> dict:
     """Sums in integer fen (exact on every database) weighted by the attempt id."""
-    fen = Cast(Round(F("amount") * 100), BigIntegerField())
+    fen = fen_of()
     return {f"w{m}": Sum(ExpressionWrapper(fen * (Mod(F(id_field), m) + 1), output_field=BigIntegerField()))
             for m in WEIGHTS}
 
@@ -170,7 +171,7 @@ def _attempt_sums(plan_qs) -> dict:
 def _entry_weighted() -> dict:
     """_weighted for entries: an entry of one attempt is weighted by its attempt id, an entry of many attempts
     carries their hash totals (ENTRY_CONTROLS)."""
-    fen = Cast(Round(F("amount") * 100), BigIntegerField())
+    fen = fen_of()
     return {f"w{m}": Sum(Coalesce(ExpressionWrapper(fen * (Mod(F("attempt_id"), m) + 1),
                                                     output_field=BigIntegerField()), F(column)))
             for column, m in ENTRY_CONTROLS}
@@ -241,7 +242,7 @@ def _attempt_mismatches(batch_ids: list[int], limit: int) -> tuple[list[tuple], 
 def _import_mismatches(batch_ids: list[int]) -> list[tuple]:
     """(batch_id, result import id, kind, platform (lines, fen, weighted…), ledger (lines, fen, weighted…)) of
     these batches where the attempts a result import applied and the entries it booked differ."""
-    fen = Cast(Round(F("amount") * 100), BigIntegerField())
+    fen = fen_of()
     platform: dict = {}
     rows = (PaymentAttempt.objects.filter(batch_id__in=batch_ids, status__in=[AttemptStatus.PAID,
                                                                               AttemptStatus.FAILED])
@@ -354,11 +355,11 @@ def reconcile(*, actor: Scope, region_code=None, plan_id=None, batch_id=None, da
             for kind in ("sent", "paid", "failed", "returned"):
                 _diff(differences, level="batch", figure=kind, plan=plan_no, batch=bt["number"],
                       left_label="平台明细", left=expected[kind], right_label="发放台账", right=ledger[kind])
+                # something differs attempt by attempt (maybe cancelling out), or in the number of movements
                 entry = ledger_w.get(kind, (ZERO,) + (0,) * (nw + 1))
                 if (tuple(entry[1:1 + nw]) != tuple(expected_w[kind]) or entry[-1] != expected_n[kind]) \
                         and bt["id"] not in flagged:
-                    flagged.append(bt["id"])  # something differs attempt by attempt (maybe cancelling out)
-                    # or in the number of movements
+                    flagged.append(bt["id"])
             if bt["status"] != BatchStatus.CANCELLED:
                 _batch_header(differences, row, plan_no)
             if len(differences) > before and bt["id"] not in flagged:

@@ -13,8 +13,8 @@ Never paid twice:
 
 Applying: attempt sent → paid|failed; item sending → paid (paid_on) | failed (reason, correction deadline
 3 wd); general-ledger entries PAID/FAILED per batch and day and RETURNED per batch and return day (money back
-in the treasury the next working day after processing), the attempts being the detail; one indicator return per plan for its failed money; batch counters recomputed by the
-database and the batch partial/completed; the plan completed when none of its items is still open.
+in the treasury the next working day after processing), the attempts being the detail; one indicator return
+per plan for its failed money; batch counters recomputed by the database and the batch partial/completed; the plan completed when none of its items is still open.
 """
 
 from __future__ import annotations

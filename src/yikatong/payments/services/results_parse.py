@@ -62,16 +62,6 @@ _DATE_FORMS = (re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T]\d{1,2}:\d{2}(?::
                re.compile(r"^(\d{4})/(\d{1,2})/(\d{1,2})$"), re.compile(r"^(\d{4})(\d{2})(\d{2})$"),
                re.compile(r"^(\d{4})年(\d{1,2})月(\d{1,2})日$"))
 _MAX_SEQ = 2_000_000_000
-# crypto.digest normalizes again; the value here is already normalized (a 40 % saving on a million lines).
-_digest_normalized = getattr(crypto, "_digest_normalized", None)
-
-
-def _digest(normalized: str) -> str:
-    if _digest_normalized is None:
-        return crypto.digest("account", normalized)
-    return _digest_normalized("account", normalized)
-
-
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
@@ -103,6 +93,7 @@ class LineParser:
         self.batches: dict[str, list] = {}
         self.dates: set[dt.date] = set()
         self._date_cache: dict[str, tuple[dt.date | None, str | None]] = {}
+        self.account_digest = crypto.digester("account")  # of an already normalized account
 
     # -- fields ---------------------------------------------------------------------------------------------
     def _date(self, text: str) -> tuple[dt.date | None, str | None]:
@@ -168,7 +159,7 @@ class LineParser:
             if not (normalized.isascii() and normalized.isdigit()) or len(normalized) > 40:
                 problems.append("收款账号应为数字")
             else:
-                digest = _digest(normalized)
+                digest = self.account_digest(normalized)
         amount, problem = self._amount(amount_text)
         if problem:
             problems.append(problem)
@@ -329,7 +320,7 @@ class _FastBlock:
     def run(self) -> str:
         text, parser, out = self.text, self.parser, self.out
         append = out.append
-        digest = crypto.digester("account")
+        digest = parser.account_digest
         batches, dates, date_of = parser.batches, parser.dates, parser._date
         outcomes: dict[str, str | None] = {}
         days: dict[str, tuple] = {}

@@ -90,10 +90,11 @@ class Stage:
                 seq_text text, acc_digest text, acc_masked text, amount_fen {big}, amount_text text, outcome text,
                 outcome_text text, reason text, processed {day}, processed_text text, bad text,
                 later smallint NOT NULL DEFAULT 0, dupkind text, first_line integer)""")
-        self.execute(f"""CREATE {self.kind} TABLE {self.bmap} (number text PRIMARY KEY, batch_id {big}, plan_id {big},
-                         indicator_id {big}, disp text, msg text, county text)""")
+        self.execute(f"""CREATE {self.kind} TABLE {self.bmap} (number text PRIMARY KEY, batch_id {big},
+                         plan_id {big}, indicator_id {big}, disp text, msg text, county text)""")
         self.execute(f"CREATE {self.kind} TABLE {self.kmap} (county text, day {day}, PRIMARY KEY (county, day))")
-        self.execute(f"CREATE {self.kind} TABLE {self.dmap} (day {day} PRIMARY KEY, returned {day}, book_return {day})")
+        self.execute(f"""CREATE {self.kind} TABLE {self.dmap} (day {day} PRIMARY KEY, returned {day},
+                         book_return {day})""")
 
     def drop(self) -> None:
         for table in (self.cls, self.kmap, self.dmap, self.bmap, self.stage):
@@ -187,8 +188,8 @@ class Stage:
         the item is read only to explain a conflict."""
         inner = f"""
             SELECT s.line_no, s.outcome, s.processed, s.reason, s.bad, s.later, s.first_line, s.batch_number,
-                   s.seq, s.seq_text, s.amount_fen, s.amount_text, bm.number AS bm_number, bm.batch_id, bm.plan_id, bm.indicator_id,
-                   bm.msg AS bm_msg, bm.county, a.id AS attempt_id, a.item_id, a.amount AS a_amount,
+                   s.seq, s.seq_text, s.amount_fen, s.amount_text, bm.number AS bm_number, bm.batch_id,
+                   bm.plan_id, bm.indicator_id, bm.msg AS bm_msg, bm.county, a.id AS attempt_id, a.item_id, a.amount AS a_amount,
                    a.account_masked AS a_masked, a.status AS a_status, a.result_on AS a_result_on,
                    r.returned, r.book_return,
                    CASE WHEN s.bad IS NOT NULL THEN 'invalid'
@@ -215,8 +216,8 @@ class Stage:
                   WHEN x.bm_number IS NULL THEN '批次号“' || x.batch_number || '”不存在'
                   WHEN x.bm_msg IS NOT NULL THEN x.bm_msg
                   ELSE '批次 ' || x.batch_number || ' 中没有序号为 ' || {text['seq_text']} || ' 的明细' END
-              WHEN 'amount' THEN '金额 ' || {text['amount_text']} || ' 元与发放金额 ' || {self.money_text('x.a_amount')}
-                                 || ' 元不符'
+              WHEN 'amount' THEN '金额 ' || {text['amount_text']} || ' 元与发放金额 '
+                                 || {self.money_text('x.a_amount')} || ' 元不符'
               WHEN 'account' THEN '收款账号与发放账号 ' || x.a_masked || ' 不符'
               WHEN 'wrong_bank' THEN x.bm_msg
               ELSE CASE
@@ -308,9 +309,8 @@ class Stage:
         in the future) — on the import day instead when the county has closed that day (load_closed). Each
         entry carries its number of attempts and their hash totals (ENTRY_CONTROLS); the attempts themselves are
         the detail."""
-        fen = "fen"
-        amount = f"CAST(SUM({fen}) AS numeric) / 100" if self.pg else f"SUM({fen}) / 100.0"
-        controls = ", ".join(f"SUM({fen} * (attempt_id %% {m} + 1))" for _, m in ENTRY_CONTROLS)  # %% = %
+        amount = "CAST(SUM(fen) AS numeric) / 100" if self.pg else "SUM(fen) / 100.0"
+        controls = ", ".join(f"SUM(fen * (attempt_id %% {m} + 1))" for _, m in ENTRY_CONTROLS)  # %% = %
         columns = ", ".join(c for c, _ in ENTRY_CONTROLS)
         return self.execute(
             f"""INSERT INTO payments_disbursemententry (plan_id, batch_id, indicator_id, result_import_id, kind,
