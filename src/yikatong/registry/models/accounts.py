@@ -5,6 +5,8 @@ one is kept, inactive, with who/when/why."""
 from django.db import models
 from django.db.models import Q
 
+from yikatong.core.indexes import DigestIndex
+
 
 class AccountKind(models.TextChoices):
     SSC_CARD = "ssc_card", "社会保障卡银行账户"
@@ -29,7 +31,7 @@ class PayeeAccount(models.Model):
     kind = models.CharField("账户类型", max_length=12, choices=AccountKind.choices, default=AccountKind.SSC_CARD)
     bank_name = models.CharField("开户银行", max_length=100)
     account_enc = models.BinaryField("账号（密文）")
-    account_digest = models.CharField("账号摘要", max_length=64)  # indexed in Meta.indexes (no pattern-ops twin)
+    account_digest = models.CharField("账号摘要", max_length=64)  # DigestIndex in Meta.indexes
     account_masked = models.CharField("账号（脱敏）", max_length=40)
     card_status = models.CharField("金融功能状态", max_length=14, choices=CardStatus.choices, default=CardStatus.UNKNOWN)
     card_status_checked_at = models.DateTimeField("状态核验时间", null=True, blank=True)
@@ -53,7 +55,7 @@ class PayeeAccount(models.Model):
                 condition=~Q(kind="other_bank") | ~Q(exception_reason=""),
             ),
         ]
-        indexes = [models.Index(fields=["account_digest"])]
+        indexes = [DigestIndex(fields=["account_digest"], name="payeeaccount_account_digest")]
 
     def __str__(self) -> str:
         return f"{self.bank_name} {self.account_masked}"

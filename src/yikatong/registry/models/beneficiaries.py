@@ -5,6 +5,9 @@ form is kept beside them so lists never need to decrypt.
 """
 
 from django.db import models
+from django.db.models import Q
+
+from yikatong.core.indexes import DigestIndex
 
 
 class BeneficiaryKind(models.TextChoices):
@@ -47,7 +50,7 @@ class Beneficiary(models.Model):
     region = models.ForeignKey("core.Region", verbose_name="户籍/住址区划", on_delete=models.PROTECT, db_index=False)
     address = models.CharField("地址", max_length=200, blank=True)
     phone_enc = models.BinaryField("手机号码（密文）", null=True, blank=True)
-    phone_digest = models.CharField("手机号码摘要", max_length=64, blank=True)  # indexed in Meta.indexes
+    phone_digest = models.CharField("手机号码摘要", max_length=64, blank=True)  # DigestIndex in Meta.indexes
     phone_masked = models.CharField("手机号码（脱敏）", max_length=16, blank=True)
     version = models.PositiveIntegerField("版本", default=1)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -57,7 +60,11 @@ class Beneficiary(models.Model):
         verbose_name = "补贴对象"
         verbose_name_plural = "补贴对象"
         constraints = [models.UniqueConstraint(fields=["id_digest"], name="beneficiary_id_digest_unique")]
-        indexes = [models.Index(fields=["region", "name"]), models.Index(fields=["phone_digest"])]
+        indexes = [
+            models.Index(fields=["region", "name"]),
+            # only persons with a phone (a hash index degrades with one key repeated many times)
+            DigestIndex(fields=["phone_digest"], condition=~Q(phone_digest=""), name="beneficiary_phone_digest"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name}（{self.id_masked}）"
