@@ -22,7 +22,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='beneficiary',
-            index=yikatong.core.indexes.DigestIndex(condition=models.Q(('phone_digest', ''), _negated=True), fields=['phone_digest'], name='beneficiary_phone_digest'),
+            index=yikatong.core.indexes.DigestIndex(condition=models.Q(('phone_digest__gt', '')), fields=['phone_digest'], name='beneficiary_phone_digest'),
         ),
         migrations.AddIndex(
             model_name='payeeaccount',

@@ -62,8 +62,9 @@ class Beneficiary(models.Model):
         constraints = [models.UniqueConstraint(fields=["id_digest"], name="beneficiary_id_digest_unique")]
         indexes = [
             models.Index(fields=["region", "name"]),
-            # only persons with a phone (a hash index degrades with one key repeated many times)
-            DigestIndex(fields=["phone_digest"], condition=~Q(phone_digest=""), name="beneficiary_phone_digest"),
+            # only persons with a phone (a hash index degrades with one key repeated many times); SQLite uses
+            # a partial index only for queries that state its condition in the same form: `phone_digest > ''`
+            DigestIndex(fields=["phone_digest"], condition=Q(phone_digest__gt=""), name="beneficiary_phone_digest"),
         ]
 
     def __str__(self) -> str:

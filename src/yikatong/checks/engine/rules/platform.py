@@ -152,8 +152,9 @@ def r06(ctx: RuleContext, group: Group):
 def r12(ctx: RuleContext, group: Group):
     """The subject's account (or phone) is also the active account (or phone) of a beneficiary of another
     household. Same household is fine; a person without a recorded household counts as another household.
-    The digests held by more than one beneficiary are found first by one aggregate over the index, so only
-    the few subjects holding one go on to the joins."""
+    The digests held by more than one beneficiary are found first by one aggregate, so only the few subjects
+    holding one go on to the joins. `phone_digest > ''` is the condition of the phone digest index (it only
+    holds persons with a phone), written in the index's own form: SQLite uses a partial index only then."""
     subject, ben, acct = table(CheckSubject), table(Beneficiary), table(PayeeAccount)
     ids, id_params = _policy_ids(group)
     other_household = "(s.household_id IS NULL OR ob.household_id IS NULL OR ob.household_id <> s.household_id)"
@@ -176,9 +177,9 @@ def r12(ctx: RuleContext, group: Group):
     phone_sql = f"""
         SELECT s.id AS sid, 'phone' AS ekey, {text_param()} AS sev, {evidence('phone')} AS ev
         FROM {subject} s
-        JOIN (SELECT phone_digest AS digest FROM {ben} WHERE phone_digest <> ''
+        JOIN (SELECT phone_digest AS digest FROM {ben} WHERE phone_digest > ''
               GROUP BY phone_digest HAVING COUNT(*) > 1) shared ON shared.digest = s.phone_digest
-        JOIN {ben} ob ON ob.phone_digest = s.phone_digest
+        JOIN {ben} ob ON ob.phone_digest = s.phone_digest AND ob.phone_digest > ''
         WHERE s.run_id = %s AND s.policy_id IN ({ids}) AND s.phone_digest <> ''
           AND ob.id <> s.beneficiary_id AND {other_household}
         GROUP BY s.id
