@@ -46,7 +46,7 @@ class PostgresLoader(Loader):
         self.execute(f"CREATE TEMP TABLE {self.regions} (code text PRIMARY KEY, allowed smallint, collector_id bigint)")
         self.execute(
             f"""CREATE TEMP TABLE {self.map} (row_no integer NOT NULL, ben_id bigint, ben_new smallint,
-                  acc_id bigint, acc_new smallint, app_id bigint)"""  # unique index on row_no: after fill_map
+                  acc_id bigint, acc_new smallint, app_id bigint, region text, amount numeric)"""  # unique index on row_no: after fill_map
         )
 
     def tune(self) -> None:
@@ -91,7 +91,7 @@ class PostgresLoader(Loader):
         # one scan of the wide staging table; the sort below works on the narrow keys only
         self.execute(
             f"""CREATE TEMP TABLE {keys} AS
-                SELECT row_no, id_digest, ben_id, acc_id FROM {self.stage} WHERE ok = 1 AND dup = 0"""
+                SELECT row_no, id_digest, ben_id, acc_id, region, amount FROM {self.stage} WHERE ok = 1 AND dup = 0"""
         )
         # nextval in the target list runs after the sort, so the ids follow the digest order (hex digests
         # sort the same under "C" as under the database's collation, only faster)
@@ -103,10 +103,10 @@ class PostgresLoader(Loader):
         # accounts' two beneficiary indexes and the applications' beneficiary and account indexes then fill
         # in order; only the account digest index is written at random places
         self.execute(
-            f"""INSERT INTO {self.map} (row_no, ben_id, ben_new, acc_id, acc_new, app_id)
+            f"""INSERT INTO {self.map} (row_no, ben_id, ben_new, acc_id, acc_new, app_id, region, amount)
                 SELECT k.row_no, COALESCE(k.ben_id, b.id), CASE WHEN k.ben_id IS NULL THEN 1 ELSE 0 END,
                        CASE WHEN k.acc_id IS NULL THEN nextval('{acc}') ELSE k.acc_id END,
-                       CASE WHEN k.acc_id IS NULL THEN 1 ELSE 0 END, nextval('{app}')
+                       CASE WHEN k.acc_id IS NULL THEN 1 ELSE 0 END, nextval('{app}'), k.region, k.amount
                 FROM {keys} k
                 LEFT JOIN {ids} b ON b.row_no = k.row_no
                 ORDER BY COALESCE(k.ben_id, b.id)"""

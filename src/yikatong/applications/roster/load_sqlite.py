@@ -35,7 +35,7 @@ class SqliteLoader(Loader):
         self.execute(f"CREATE TEMP TABLE {self.regions} (code TEXT PRIMARY KEY, allowed INTEGER, collector_id INTEGER)")
         self.execute(
             f"""CREATE TEMP TABLE {self.map} (row_no INTEGER PRIMARY KEY, ben_id INTEGER, ben_new INTEGER,
-                  acc_id INTEGER, acc_new INTEGER, app_id INTEGER)"""
+                  acc_id INTEGER, acc_new INTEGER, app_id INTEGER, region TEXT, amount TEXT)"""
         )
 
     @contextmanager
@@ -134,9 +134,9 @@ class SqliteLoader(Loader):
         ben, acc, app = (self._next_id(t) for t in
                          ("registry_beneficiary", "registry_payeeaccount", "applications_application"))
         self.execute(
-            f"""INSERT INTO {self.map} (row_no, ben_id, ben_new, acc_id, acc_new, app_id)
+            f"""INSERT INTO {self.map} (row_no, ben_id, ben_new, acc_id, acc_new, app_id, region, amount)
                 SELECT row_no, COALESCE(ben_id, {ben} + row_no), ben_id IS NULL,
-                       COALESCE(acc_id, {acc} + row_no), acc_id IS NULL, {app} + row_no
+                       COALESCE(acc_id, {acc} + row_no), acc_id IS NULL, {app} + row_no, region, amount
                 FROM {self.stage} WHERE ok = 1 AND dup = 0 ORDER BY row_no"""
         )
 

@@ -5,7 +5,8 @@ Per import, four session-private (TEMP) tables, named after the import:
           rows refused per row whose identifier was valid (ok = 0, digest only)
   err     every refusal: row, column, masked value, reason, raw row
   region  the regions met in the file: project-library verdict and collector in charge
-  map     the ids given to the rows that are imported (beneficiary, account, application)
+  map     the ids given to the rows that are imported (beneficiary, account, application), with their
+          region and amount (the reference check and the total need nothing else)
 Nothing here writes a business table except `insert_*`, which the service runs inside the one
 transaction that makes the whole import visible at once.
 """
@@ -297,7 +298,6 @@ class Loader:
 
     def counts(self) -> dict:
         return {
-            "staged_ok": self.scalar(f"SELECT COUNT(*) FROM {self.stage} WHERE ok = 1"),
             "duplicates": self.scalar(f"SELECT COUNT(*) FROM {self.stage} WHERE ok = 1 AND dup = 1"),
             "rejected": self.scalar(f"SELECT COUNT(DISTINCT row_no) FROM {self.err}"),
             "imported": self.scalar(f"SELECT COUNT(*) FROM {self.map}"),
@@ -380,12 +380,12 @@ class Loader:
         return self.stream(f"SELECT row_no, col, value, reason, raw FROM {self.err} ORDER BY row_no, id")
 
     def imported_regions(self) -> dict:
-        """Region -> sum of the amounts of the imported rows: one pass over staging and map, kept (the map
-        does not change once filled) for the reference check and the import's total."""
+        """Region -> sum of the amounts of the imported rows: one pass over the map (which carries each
+        imported row's region and amount from `fill_map`), kept (the map does not change once filled) for
+        the reference check and the import's total."""
         if getattr(self, "_imported_regions", None) is None:
             self._imported_regions = dict(self.fetchall(
-                f"""SELECT s.region, SUM(s.amount) FROM {self.stage} s JOIN {self.map} m ON m.row_no = s.row_no
-                    GROUP BY s.region"""))
+                f"SELECT m.region, SUM(m.amount) FROM {self.map} m GROUP BY m.region"))
         return self._imported_regions
 
     def amount_total(self) -> Decimal:
