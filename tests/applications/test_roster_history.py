@@ -111,3 +111,21 @@ def test_the_registry_page_shows_version_one(client, flow):
     assert 'data-version="1"' in page and "花名册导入登记" in page
     row = page[page.index('data-version="1"'):]
     assert person_row(0)["姓名"] in row[:row.index("</tr>")]
+
+
+def test_the_admin_shows_the_implied_version_one(client, flow):
+    """The read-only Django admin shows version 1 of an imported person as the beneficiary page does."""
+    from yikatong.registry.models import Beneficiary, BeneficiaryVersion
+    from yikatong.registry.services import beneficiary_update
+
+    _ri, apps = _imported(flow, 1)
+    person = Beneficiary.objects.get(pk=apps[0].beneficiary_id)
+    version = BeneficiaryVersion.objects.get(beneficiary=person)
+    client.force_login(flow.world.users["admin"])
+    page = client.get(f"/admin/registry/beneficiaryversion/{version.pk}/change/").content.decode()
+    assert person.id_masked in page and "此后尚无变更" in page
+    assert person_row(0)["身份证号"] not in page  # masked values and digests only
+    beneficiary_update(actor=flow.scope("collector"), beneficiary_id=person.pk, address="万州区高笋塘街道1号",
+                       reason="补充地址")
+    page = client.get(f"/admin/registry/beneficiaryversion/{version.pk}/change/").content.decode()
+    assert person.id_masked in page and "此后尚无变更" not in page and "万州区高笋塘街道1号" not in page
